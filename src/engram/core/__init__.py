@@ -1,0 +1,19 @@
+"""Core machinery: the functional environment protocol, spaces, registry, wrappers."""
+
+from engram.core.environment import Environment
+from engram.core.params import ResetParameter, resolve
+from engram.core.registry import make, register, registered_ids, reset_parameters
+from engram.core.wrappers import AutoReset, NextStepAutoReset, Wrapper
+
+__all__ = [
+    "AutoReset",
+    "Environment",
+    "NextStepAutoReset",
+    "ResetParameter",
+    "Wrapper",
+    "make",
+    "register",
+    "registered_ids",
+    "reset_parameters",
+    "resolve",
+]

@@ -1,0 +1,75 @@
+"""The functional environment protocol shared by every engram environment.
+
+An environment is a Python object that holds only *static* configuration (the values
+that fix array shapes, e.g. the maximum number of commands) and two pure functions::
+
+    obs, state = env.reset(key, params)
+    obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+
+``state`` and ``params`` are pytrees (``flax.struct.dataclass``), so both functions can
+be ``jit``-ed and ``vmap``-ed. ``info`` is a dict of fixed-shape arrays. There is no
+autoreset in the core; see :mod:`engram.core.wrappers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from engram.core.params import ResetParameter, resolve
+from engram.core.spaces import Space
+
+
+class Environment:
+    """Base class of the functional environments.
+
+    Subclasses set ``env_id``, ``reset_parameters`` and the spaces, and implement
+    :meth:`reset`, :meth:`step` and :meth:`make_params`.
+    """
+
+    env_id: str = ""
+    reset_parameters: tuple[ResetParameter, ...] = ()
+    observation_space: Space
+    action_space: Space
+    render_fps: int = 25
+
+    def reset(self, key: jax.Array, params) -> tuple[Any, Any]:  # pragma: no cover
+        """Start an episode. Returns ``(obs, state)``."""
+        raise NotImplementedError
+
+    def step(self, key: jax.Array, state, action, params):  # pragma: no cover
+        """Advance one step.
+
+        Returns:
+            ``(obs, state, reward, terminated, truncated, info)``: ``reward`` float32 scalar,
+            ``terminated`` / ``truncated`` bool scalars, ``info`` a dict of arrays.
+        """
+        raise NotImplementedError
+
+    def make_params(self, reset_params: dict):  # pragma: no cover
+        """Build the params pytree from a validated reset-parameter dict."""
+        raise NotImplementedError
+
+    def default_params(self):
+        """The params pytree for this environment's defaults (the original's)."""
+        return self.make_params(resolve(self.reset_parameters, {}))
+
+    def params_from(self, **overrides):
+        """Validate ``overrides`` (original reset-parameter names) and build params.
+
+        Raises:
+            ValueError: unknown name or value out of range (before any compilation).
+        """
+        return self.make_params(resolve(self.reset_parameters, overrides))
+
+    def check_action(self, action) -> None:
+        """Raise ``ValueError`` if a host-side ``action`` is outside the action space."""
+        if not self.action_space.contains(action):
+            raise ValueError(
+                f"action {action!r} is outside the action space {self.action_space} "
+                f"of {self.env_id}"
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env_id!r})"

@@ -1,0 +1,123 @@
+"""Autoreset and episode-statistics wrappers around a functional environment.
+
+The core environments never reset themselves. These wrappers add the two usual modes:
+
+* :class:`AutoReset` (same-step): the step that ends an episode returns the first
+  observation of the next one; the terminal observation is in ``info["final_obs"]``.
+  This is what a ``lax.scan`` rollout wants (gymnax / PureJaxRL convention).
+* :class:`NextStepAutoReset`: the step that ends an episode returns the terminal
+  observation; the following call resets and ignores its action, returning reward 0 and
+  ``terminated = truncated = False`` (Gymnasium's default ``NEXT_STEP`` mode).
+
+A wrapped environment has the same ``reset`` / ``step`` signature as the core one.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from engram.core.environment import Environment
+
+
+def _select(pred, on_true, on_false):
+    """``where(pred, a, b)`` over two pytrees of the same structure (``pred`` a scalar)."""
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+class Wrapper(Environment):
+    """Forwards everything to ``self.env``; subclasses override what they change."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+        self.env_id = env.env_id
+        self.reset_parameters = env.reset_parameters
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+        self.render_fps = env.render_fps
+
+    def __getattr__(self, name):
+        # Only reached for attributes the wrapper does not define itself.
+        return getattr(self.env, name)
+
+    @property
+    def unwrapped(self) -> Environment:
+        env = self.env
+        while isinstance(env, Wrapper):
+            env = env.env
+        return env
+
+    def reset(self, key, params):
+        return self.env.reset(key, params)
+
+    def step(self, key, state, action, params):
+        return self.env.step(key, state, action, params)
+
+    def make_params(self, reset_params):
+        return self.env.make_params(reset_params)
+
+
+class AutoReset(Wrapper):
+    """Same-step autoreset; the terminal observation goes to ``info["final_obs"]``.
+
+    If the core environment defines ``carry_over(old_state, new_state)``, it is applied
+    to the fresh state, so that what the original keeps across resets in one instance
+    (Endless Mortar Mayhem's last drawn agent pose) is kept here too.
+    """
+
+    def step(self, key, state, action, params):
+        k_step, k_reset = jax.random.split(key)
+        obs, state_next, reward, terminated, truncated, info = self.env.step(
+            k_step, state, action, params
+        )
+        obs_new, state_new = self.env.reset(k_reset, params)
+        carry_over = getattr(self.unwrapped, "carry_over", None)
+        if carry_over is not None:
+            state_new = carry_over(state_next, state_new)
+        done = terminated | truncated
+        info = dict(info, final_obs=obs)
+        return (
+            _select(done, obs_new, obs),
+            _select(done, state_new, state_next),
+            reward,
+            terminated,
+            truncated,
+            info,
+        )
+
+
+@struct.dataclass
+class NextStepState:
+    """State of :class:`NextStepAutoReset`: the core state plus a pending-reset flag."""
+
+    env_state: object
+    needs_reset: jax.Array
+
+
+class NextStepAutoReset(Wrapper):
+    """Next-step autoreset (Gymnasium's ``NEXT_STEP`` mode)."""
+
+    def reset(self, key, params):
+        obs, state = self.env.reset(key, params)
+        return obs, NextStepState(state, jnp.asarray(False))
+
+    def step(self, key, state, action, params):
+        k_step, k_reset = jax.random.split(key)
+        obs, s_next, reward, terminated, truncated, info = self.env.step(
+            k_step, state.env_state, action, params
+        )
+        obs_new, s_new = self.env.reset(k_reset, params)
+        carry_over = getattr(self.unwrapped, "carry_over", None)
+        if carry_over is not None:
+            s_new = carry_over(state.env_state, s_new)
+        r = state.needs_reset
+        zero_info = jax.tree.map(jnp.zeros_like, info)
+        return (
+            _select(r, obs_new, obs),
+            NextStepState(_select(r, s_new, s_next), ~r & (terminated | truncated)),
+            jnp.where(r, 0.0, reward),
+            ~r & terminated,
+            ~r & truncated,
+            _select(r, zero_info, info),
+        )

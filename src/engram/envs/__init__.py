@@ -1,0 +1,3 @@
+"""The environments. Importing this package registers every id."""
+
+from engram.envs import mortar_mayhem  # noqa: F401  (registers the Mortar Mayhem ids)
