@@ -9,6 +9,10 @@ from engram.core import AutoReset, NextStepAutoReset, make, registered_ids, rese
 
 __version__ = "0.1.0"
 
+from engram.gym import register_all as _register_gymnasium  # noqa: E402
+
+_register_gymnasium()
+
 __all__ = [
     "AutoReset",
     "NextStepAutoReset",

@@ -33,6 +33,17 @@ class Environment:
     observation_space: Space
     action_space: Space
     render_fps: int = 25
+    #: ``info`` keys the original reports on every step (e.g. ``ground_truth``) and
+    #: only on the last step of an episode (e.g. ``success``); the Gymnasium adapter
+    #: returns exactly these, as the original does.
+    info_every_step: tuple[str, ...] = ()
+    info_at_end: tuple[str, ...] = ()
+
+    @property
+    def static_key(self) -> tuple:
+        """Hashable identity of the static configuration: two environments with equal
+        keys compile to the same program (used to share ``jit`` caches)."""
+        return (type(self).__name__, self.env_id)
 
     def reset(self, key: jax.Array, params) -> tuple[Any, Any]:  # pragma: no cover
         """Start an episode. Returns ``(obs, state)``."""

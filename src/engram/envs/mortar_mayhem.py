@@ -245,6 +245,17 @@ class MortarMayhem(Environment):
         self._symbol_rgb = jnp.asarray(sym_rgb)
         self._symbol_mask = jnp.asarray(sym_mask)
         self._radius = int(25 * variant.agent_scale)  # CharacterController.radius
+        if variant.endless:
+            self.info_every_step = ("ground_truth",)
+            self.info_at_end = (
+                "reward", "length", "commands_completed", "max_command_sequence", "ground_truth"
+            )
+        else:
+            self.info_at_end = ("reward", "length", "success", "commands_completed")
+
+    @property
+    def static_key(self) -> tuple:
+        return ("MortarMayhem", self.env_id, self.variant)
 
     # ------------------------------------------------------------------ params
     def make_params(self, rp: dict) -> Params:

@@ -1,0 +1,84 @@
+"""The Gymnasium adapter: check_env, options, bad input, and the vector env."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import engram
+
+IDS = engram.registered_ids()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_check_env_without_warnings(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gymnasium.make(f"engram/{env_id}")
+        check_env(env.unwrapped, skip_render_check=False)
+        env.close()
+
+
+def test_layout_is_standard_image():
+    env = gymnasium.make("engram/MortarMayhem-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (84, 84, 3) and obs.dtype == np.uint8
+    assert env.observation_space.shape == (84, 84, 3)
+
+
+def test_options_are_reset_parameters():
+    env = gymnasium.make("engram/MortarMayhem-v0")
+    env.reset(seed=1, options={"arena_size": 3, "command_count": [2]})
+    # With 2 commands of 3 + 1 frames, the agent may move at step 8 (7 more display
+    # frames after the reset frame), and the first check comes 18 steps later.
+    for t in range(1, 60):
+        _, _, term, trunc, info = env.step(np.array([0, 0]))
+        if term or trunc:
+            break
+    assert term and set(info) == {"reward", "length", "success", "commands_completed"}
+    assert info["length"] >= 26
+
+
+@pytest.mark.parametrize(
+    "options, name",
+    [({"arena_size": 7}, "arena_size"), ({"allowed_commands": 3}, "allowed_commands"),
+     ({"arena_sise": 5}, "arena_sise"), ({"command_count": []}, "command_count")],
+)
+def test_bad_options_name_the_parameter(options, name):
+    env = gymnasium.make("engram/MortarMayhem-v0")
+    with pytest.raises(ValueError, match=name):
+        env.reset(seed=0, options=options)
+
+
+@pytest.mark.parametrize("action", [[3, 0], [0, -1], [1], 5])
+def test_bad_action_is_rejected(action):
+    env = gymnasium.make("engram/MortarMayhem-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(np.asarray(action))
+
+
+def test_unknown_id_lists_valid_ids():
+    with pytest.raises(ValueError, match="MortarMayhem-v0"):
+        engram.make("MortarMayhem-v9")
+
+
+def test_make_vec_uses_the_batched_env():
+    venv = gymnasium.make_vec("engram/MortarMayhem-Grid-v0", num_envs=8)
+    assert type(venv.unwrapped).__name__ == "GymVectorEnv"
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (8, 84, 84, 3)
+    rng = np.random.default_rng(0)
+    ended = np.zeros(8, bool)
+    for _ in range(60):
+        obs, rew, term, trunc, info = venv.step(rng.integers(0, 4, 8))
+        ended |= term
+        if term.any():
+            assert info["_length"].tolist() == term.tolist()
+            assert np.all(info["length"][term] >= 46)  # first check at step 46
+    assert ended.all()  # a random policy fails the first check
+    venv.close()
