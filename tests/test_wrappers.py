@@ -1,0 +1,64 @@
+"""Autoreset wrappers, checked with a counting environment (Gymnasium's idiom)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from engram.core import AutoReset, Environment, NextStepAutoReset
+from engram.core.spaces import Box, Discrete
+
+
+@struct.dataclass
+class Count:
+    t: jax.Array
+    episode: jax.Array
+
+
+class Counter(Environment):
+    """obs = step count; terminates after 3 steps; carries an episode counter over."""
+
+    env_id = "Counter-v0"
+    observation_space = Box(0, 100, (), jnp.int32)
+    action_space = Discrete(2)
+
+    def make_params(self, rp):
+        return None
+
+    def reset(self, key, params):
+        return jnp.int32(0), Count(jnp.int32(0), jnp.int32(0))
+
+    def step(self, key, state, action, params):
+        t = state.t + 1
+        return t, Count(t, state.episode), jnp.float32(t), t == 3, jnp.asarray(False), {"t": t}
+
+    def carry_over(self, old, new):
+        return new.replace(episode=old.episode + 1)
+
+
+def test_same_step_autoreset_returns_next_first_obs_and_final_obs():
+    env = AutoReset(Counter())
+    obs, s = env.reset(jax.random.key(0), None)
+    seen = []
+    for _ in range(7):
+        obs, s, r, term, trunc, info = env.step(jax.random.key(1), s, 0, None)
+        seen.append((int(obs), float(r), bool(term), int(info["final_obs"]), int(s.episode)))
+    assert seen == [
+        (1, 1.0, False, 1, 0), (2, 2.0, False, 2, 0), (0, 3.0, True, 3, 1),
+        (1, 1.0, False, 1, 1), (2, 2.0, False, 2, 1), (0, 3.0, True, 3, 2),
+        (1, 1.0, False, 1, 2),
+    ]
+
+
+def test_next_step_autoreset_ignores_the_action_after_the_end():
+    env = NextStepAutoReset(Counter())
+    obs, s = env.reset(jax.random.key(0), None)
+    seen = []
+    for _ in range(5):
+        obs, s, r, term, trunc, info = env.step(jax.random.key(1), s, 0, None)
+        seen.append((int(obs), float(r), bool(term)))
+    # step 3 ends with the terminal obs; step 4 is the reset (reward 0, not terminal).
+    assert seen == [(1, 1.0, False), (2, 2.0, False), (3, 3.0, True), (0, 0.0, False),
+                    (1, 1.0, False)]
+    assert int(s.env_state.episode) == 1
