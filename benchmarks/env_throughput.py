@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
 import engram
 
@@ -86,6 +85,7 @@ def engram_throughput(env_id: str, batch: int, steps: int, repeats: int = 3):
                 jax.random.split(k_step, batch), states, actions, params
             )
             return states, reward.sum()
+
         return jax.lax.scan(body, states, keys)
 
     run = jax.jit(rollout)
@@ -128,9 +128,11 @@ def main(argv=None) -> None:
 
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU cores")
     cols = [f"engram B={b}" for b in args.batches]
-    header = f"{'environment':<26} {'original x' + str(args.procs):>13} " + " ".join(
-        f"{c:>15}" for c in cols
-    ) + f" {'ratio':>7} {'compile s':>9}"
+    header = (
+        f"{'environment':<26} {'original x' + str(args.procs):>13} "
+        + " ".join(f"{c:>15}" for c in cols)
+        + f" {'ratio':>7} {'compile s':>9}"
+    )
     print(header)
     print("-" * len(header))
     for env_id in ids:

@@ -35,7 +35,7 @@ def test_options_are_reset_parameters():
     env.reset(seed=1, options={"arena_size": 3, "command_count": [2]})
     # With 2 commands of 3 + 1 frames, the agent may move at step 8 (7 more display
     # frames after the reset frame), and the first check comes 18 steps later.
-    for t in range(1, 60):
+    for _t in range(1, 60):
         _, _, term, trunc, info = env.step(np.array([0, 0]))
         if term or trunc:
             break
@@ -45,8 +45,12 @@ def test_options_are_reset_parameters():
 
 @pytest.mark.parametrize(
     "options, name",
-    [({"arena_size": 7}, "arena_size"), ({"allowed_commands": 3}, "allowed_commands"),
-     ({"arena_sise": 5}, "arena_sise"), ({"command_count": []}, "command_count")],
+    [
+        ({"arena_size": 7}, "arena_size"),
+        ({"allowed_commands": 3}, "allowed_commands"),
+        ({"arena_sise": 5}, "arena_sise"),
+        ({"command_count": []}, "command_count"),
+    ],
 )
 def test_bad_options_name_the_parameter(options, name):
     env = gymnasium.make("engram/MortarMayhem-v0")

@@ -33,7 +33,10 @@ def oracle_action(env, state, params):
     d = centre - np.asarray(state.pos)
     if env.variant.endless:  # shortest way on the torus
         d = (d + 42) % 84 - 42
-    a = [0 if abs(d[0]) < 2 else (1 if d[0] < 0 else 2), 0 if abs(d[1]) < 2 else (1 if d[1] < 0 else 2)]
+    a = [
+        0 if abs(d[0]) < 2 else (1 if d[0] < 0 else 2),
+        0 if abs(d[1]) < 2 else (1 if d[1] < 0 else 2),
+    ]
     return jnp.asarray(a, jnp.int32)
 
 
@@ -44,7 +47,9 @@ def run_oracle(env_id, seed, max_steps=400, **overrides):
     obs, state = jax.jit(env.reset)(key, params)
     rewards, info = [], None
     for _ in range(max_steps):
-        obs, state, r, term, trunc, info = step(key, state, oracle_action(env, state, params), params)
+        obs, state, r, term, trunc, info = step(
+            key, state, oracle_action(env, state, params), params
+        )
         rewards.append(float(r))
         if term or trunc:
             break
@@ -52,8 +57,13 @@ def run_oracle(env_id, seed, max_steps=400, **overrides):
 
 
 @pytest.mark.parametrize(
-    "env_id, length", [("MortarMayhem-v0", 274), ("MortarMayhem-Grid-v0", 118),
-                       ("MortarMayhemB-Grid-v0", 79), ("MortarMayhemB-v0", 235)]
+    "env_id, length",
+    [
+        ("MortarMayhem-v0", 274),
+        ("MortarMayhem-Grid-v0", 118),
+        ("MortarMayhemB-Grid-v0", 79),
+        ("MortarMayhemB-v0", 235),
+    ],
 )
 def test_perfect_episode_length_and_return(env_id, length):
     # memory-gym.md §1: a perfect episode lasts 274 steps (grid 118, B-grid 79) with
@@ -110,12 +120,14 @@ def test_same_key_same_episode_and_different_keys_differ(env_id):
 
     def rollout(key):
         obs, state = env.reset(key, params)
+
         def body(carry, k):
             state = carry
             a = env.action_space.sample(k)
             obs, state, r, term, trunc, info = env.step(k, state, a, params)
             img = obs["visual_observation"] if isinstance(obs, dict) else obs
             return state, (img, r, term)
+
         return jax.lax.scan(body, state, jax.random.split(key, 80))[1]
 
     run = jax.jit(rollout)
@@ -139,10 +151,10 @@ def test_vmap_equals_loop_and_step_traces_once(env_id):
     _, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
     actions = jax.random.randint(jax.random.key(4), (4, 2), 0, 3)
     batched = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
-    for t in range(45):
+    for _t in range(45):
         b_obs, b_states, b_r, *_ = batched(keys, states, actions, params)
         for i in range(4):
-            s_i = jax.tree.map(lambda x: x[i], states)
+            s_i = jax.tree.map(lambda x, i=i: x[i], states)
             obs, s, r, *_ = jstep(keys[i], s_i, actions[i], params)
             np.testing.assert_array_equal(obs, b_obs[i])
             assert float(r) == float(b_r[i])
@@ -152,9 +164,13 @@ def test_vmap_equals_loop_and_step_traces_once(env_id):
 
 @pytest.mark.parametrize(
     "overrides, name",
-    [({"arena_size": 7}, "arena_size"), ({"allowed_commands": 3}, "allowed_commands"),
-     ({"command_counts": [3]}, "command_counts"), ({"explosion_delay": [0]}, "explosion_delay"),
-     ({"visual_feedback": "yes"}, "visual_feedback")],
+    [
+        ({"arena_size": 7}, "arena_size"),
+        ({"allowed_commands": 3}, "allowed_commands"),
+        ({"command_counts": [3]}, "command_counts"),
+        ({"explosion_delay": [0]}, "explosion_delay"),
+        ({"visual_feedback": "yes"}, "visual_feedback"),
+    ],
 )
 def test_bad_reset_parameters_raise_before_compiling(overrides, name):
     with pytest.raises(ValueError, match=name):

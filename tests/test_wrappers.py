@@ -45,8 +45,12 @@ def test_same_step_autoreset_returns_next_first_obs_and_final_obs():
         obs, s, r, term, trunc, info = env.step(jax.random.key(1), s, 0, None)
         seen.append((int(obs), float(r), bool(term), int(info["final_obs"]), int(s.episode)))
     assert seen == [
-        (1, 1.0, False, 1, 0), (2, 2.0, False, 2, 0), (0, 3.0, True, 3, 1),
-        (1, 1.0, False, 1, 1), (2, 2.0, False, 2, 1), (0, 3.0, True, 3, 2),
+        (1, 1.0, False, 1, 0),
+        (2, 2.0, False, 2, 0),
+        (0, 3.0, True, 3, 1),
+        (1, 1.0, False, 1, 1),
+        (2, 2.0, False, 2, 1),
+        (0, 3.0, True, 3, 2),
         (1, 1.0, False, 1, 2),
     ]
 
@@ -59,6 +63,11 @@ def test_next_step_autoreset_ignores_the_action_after_the_end():
         obs, s, r, term, trunc, info = env.step(jax.random.key(1), s, 0, None)
         seen.append((int(obs), float(r), bool(term)))
     # step 3 ends with the terminal obs; step 4 is the reset (reward 0, not terminal).
-    assert seen == [(1, 1.0, False), (2, 2.0, False), (3, 3.0, True), (0, 0.0, False),
-                    (1, 1.0, False)]
+    assert seen == [
+        (1, 1.0, False),
+        (2, 2.0, False),
+        (3, 3.0, True),
+        (0, 0.0, False),
+        (1, 1.0, False),
+    ]
     assert int(s.env_state.episode) == 1

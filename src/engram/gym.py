@@ -20,7 +20,7 @@ Differences from the original package, on purpose:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import gymnasium
@@ -36,14 +36,14 @@ from engram.core.wrappers import NextStepAutoReset
 NAMESPACE = "engram"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(static_key, env):
     """``jit``-ed reset and step shared by every adapter with the same static config."""
     del static_key  # the cache key; ``env`` itself is not compared
     return jax.jit(env.reset), jax.jit(env.step)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled_vector(static_key, env):
     del static_key
     wrapped = NextStepAutoReset(env)
@@ -214,9 +214,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         actions = np.asarray(actions)
         if not self.action_space.contains(actions.astype(self.action_space.dtype)):
-            raise ValueError(
-                f"actions: got {actions!r}, expected a batch in {self.action_space}"
-            )
+            raise ValueError(f"actions: got {actions!r}, expected a batch in {self.action_space}")
         _, step = _compiled_vector(self._env.static_key, self._env)
         self._key, k = jax.random.split(self._key)
         obs, self._state, reward, terminated, truncated, info = step(

@@ -47,9 +47,7 @@ class ResetParameter:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised (tuple for lists), or raise ``ValueError``."""
-        err = ValueError(
-            f"reset parameter {self.name!r}: got {value!r}, expected {self.allowed()}"
-        )
+        err = ValueError(f"reset parameter {self.name!r}: got {value!r}, expected {self.allowed()}")
         if self.kind == "bool":
             if not isinstance(value, (bool, int)) or value not in (0, 1):
                 raise err
@@ -93,7 +91,5 @@ def resolve(specs: Sequence[ResetParameter], overrides: Mapping[str, Any] | None
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
-        raise ValueError(
-            f"unknown reset parameter(s) {unknown}; valid names are {sorted(by_name)}"
-        )
+        raise ValueError(f"unknown reset parameter(s) {unknown}; valid names are {sorted(by_name)}")
     return {s.name: s.check(overrides.get(s.name, s.default)) for s in specs}

@@ -107,8 +107,10 @@ class Dict(Space):
         return {k: s.sample(kk) for (k, s), kk in zip(self.spaces.items(), keys, strict=True)}
 
     def contains(self, x) -> bool:
-        return isinstance(x, dict) and x.keys() == self.spaces.keys() and all(
-            s.contains(x[k]) for k, s in self.spaces.items()
+        return (
+            isinstance(x, dict)
+            and x.keys() == self.spaces.keys()
+            and all(s.contains(x[k]) for k, s in self.spaces.items())
         )
 
     def to_gymnasium(self) -> gymnasium.spaces.Dict:

@@ -248,7 +248,11 @@ class MortarMayhem(Environment):
         if variant.endless:
             self.info_every_step = ("ground_truth",)
             self.info_at_end = (
-                "reward", "length", "commands_completed", "max_command_sequence", "ground_truth"
+                "reward",
+                "length",
+                "commands_completed",
+                "max_command_sequence",
+                "ground_truth",
             )
         else:
             self.info_at_end = ("reward", "length", "success", "commands_completed")
@@ -406,9 +410,7 @@ class MortarMayhem(Environment):
                     c = COMMAND_NAMES.index(c)
                 idx.append(int(c))
             if len(idx) > v.max_commands:
-                raise ValueError(
-                    f"commands: got {len(idx)} commands, at most {v.max_commands} fit"
-                )
+                raise ValueError(f"commands: got {len(idx)} commands, at most {v.max_commands} fit")
             if num_commands is None:
                 num_commands = len(idx)
             commands = np.zeros(v.max_commands, np.int32)

@@ -1,0 +1,18 @@
+"""Rendering: pygame-exact rasterisers (NumPy, build time) and JAX compositing (step time)."""
+
+from engram.render.ops import blit, circle_table, filled_circle_mask
+from engram.render.raster import draw_circle, draw_line, paint, rotate
+from engram.render.sprites import COMMANDS, agent_sprites, command_symbols
+
+__all__ = [
+    "COMMANDS",
+    "agent_sprites",
+    "blit",
+    "circle_table",
+    "command_symbols",
+    "draw_circle",
+    "draw_line",
+    "filled_circle_mask",
+    "paint",
+    "rotate",
+]
