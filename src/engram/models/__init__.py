@@ -1,0 +1,24 @@
+"""Encoders, memory models and the actor-critic."""
+
+from engram.models.agent import (
+    ActorCritic,
+    greedy_action,
+    log_prob_entropy,
+    sample_action,
+    split_logits,
+)
+from engram.models.encoders import AtariCNN
+from engram.models.memory import MEMORY_MODELS, GRUMemory, NoMemory, make_memory
+
+__all__ = [
+    "MEMORY_MODELS",
+    "ActorCritic",
+    "AtariCNN",
+    "GRUMemory",
+    "NoMemory",
+    "greedy_action",
+    "log_prob_entropy",
+    "make_memory",
+    "sample_action",
+    "split_logits",
+]

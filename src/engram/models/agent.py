@@ -1,0 +1,99 @@
+"""The actor-critic: encoder, memory model, post-memory layer, policy and value heads."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engram.models.encoders import AtariCNN
+from engram.models.memory import initial_carry, make_memory
+
+
+class ActorCritic(nn.Module):
+    """Shared-body actor-critic for image (or image + vector) observations.
+
+    Layout as in the Memory Gym paper (section 5.1 of the reference): Atari CNN -> memory
+    (GRU 512) -> dense 512 + ReLU -> policy logits and value. A dict observation
+    (``visual_observation`` + ``vector_observation``, the Mortar Mayhem B variants) has its
+    vector concatenated to the CNN features.
+
+    Attributes:
+        action_dims: categories of each action component, e.g. ``(4,)`` for Discrete(4),
+            ``(3, 3)`` for MultiDiscrete([3, 3]).
+        memory: ``"gru"`` or ``"none"``.
+        memory_hidden: GRU hidden size.
+        hidden: units of the post-memory layer.
+    """
+
+    action_dims: tuple[int, ...]
+    memory: str = "gru"
+    memory_hidden: int = 512
+    hidden: int = 512
+
+    def setup(self):
+        self.encoder = AtariCNN()
+        self.mem = make_memory(self.memory, self.memory_hidden)
+        ortho = nn.initializers.orthogonal
+        self.body = nn.Dense(self.hidden, kernel_init=ortho(np.sqrt(2)))
+        self.policy = nn.Dense(sum(self.action_dims), kernel_init=ortho(0.01))
+        self.value = nn.Dense(1, kernel_init=ortho(1.0))
+
+    def initial_carry(self, batch_size: int):
+        """The empty memory for ``batch_size`` environments (needs no parameters: call it on
+        the unbound module)."""
+        return initial_carry(self.memory, self.memory_hidden, batch_size)
+
+    def _features(self, obs):
+        if isinstance(obs, dict):
+            img = self.encoder(obs["visual_observation"])
+            return jnp.concatenate([img, obs["vector_observation"].astype(jnp.float32)], -1)
+        return self.encoder(obs)
+
+    def _heads(self, y):
+        h = nn.relu(self.body(y))
+        return self.policy(h), self.value(h)[..., 0]
+
+    def __call__(self, carry, obs, resets):
+        """Sequence form: ``obs`` leaves ``(T, B, ...)``, ``resets`` bool ``(T, B)``.
+
+        Returns ``(carry, logits (T, B, sum(action_dims)), value (T, B))``.
+        """
+        carry, y = self.mem.sequence(carry, self._features(obs), resets)
+        return (carry, *self._heads(y))
+
+    def step(self, carry, obs, reset):
+        """Acting form: ``obs`` leaves ``(B, ...)``, ``reset`` ``(B,)``."""
+        carry, y = self.mem.step(carry, self._features(obs), reset)
+        return (carry, *self._heads(y))
+
+
+def split_logits(logits, action_dims):
+    """Split concatenated logits into one array per action component."""
+    return jnp.split(logits, np.cumsum(action_dims)[:-1], axis=-1)
+
+
+def sample_action(key, logits, action_dims):
+    """Sample every component; returns int32 ``(..., len(action_dims))``."""
+    parts = split_logits(logits, action_dims)
+    keys = jax.random.split(key, len(parts))
+    return jnp.stack(
+        [jax.random.categorical(k, p) for k, p in zip(keys, parts, strict=True)], -1
+    ).astype(jnp.int32)
+
+
+def greedy_action(logits, action_dims):
+    """Most likely category of every component; int32 ``(..., len(action_dims))``."""
+    parts = split_logits(logits, action_dims)
+    return jnp.stack([jnp.argmax(p, -1) for p in parts], -1).astype(jnp.int32)
+
+
+def log_prob_entropy(logits, action, action_dims):
+    """Summed log-probability of ``action`` and summed entropy over the components."""
+    logp, ent = 0.0, 0.0
+    for i, p in enumerate(split_logits(logits, action_dims)):
+        lp = jax.nn.log_softmax(p)
+        logp = logp + jnp.take_along_axis(lp, action[..., i : i + 1], -1)[..., 0]
+        ent = ent - jnp.sum(jnp.exp(lp) * lp, -1)
+    return logp, ent

@@ -1,0 +1,517 @@
+"""PPO training of memory agents: ``make_train`` (the jit-compiled update) and ``train``
+(the host loop with progress output, TensorBoard, checkpoints and the final evaluation).
+
+One update = a rollout of ``num_steps`` steps in ``num_envs`` vmapped environments (with
+same-step autoreset), GAE, then ``num_epochs`` passes over ``num_minibatches`` minibatches.
+A minibatch is a set of whole per-environment rollout sequences, replayed through the
+memory model's ``sequence`` operation from the carry stored at the rollout's start, so every
+memory model learns through the same code path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+import engram
+from engram.core.spaces import Discrete, MultiDiscrete
+from engram.core.wrappers import AutoReset
+from engram.models import ActorCritic, log_prob_entropy, sample_action
+from engram.ppo import gae, ppo_loss
+
+
+@dataclass
+class TrainConfig:
+    """PPO with a memory agent on one environment id.
+
+    PPO and network defaults are the Memory Gym paper's (reference section 5.1): gamma
+    0.995, lambda 0.95, clip 0.1, 3 epochs, 8 minibatches, value coefficient 0.5, gradient
+    norm 0.25, learning rate 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6 annealed linearly over
+    10,000 updates, no advantage normalisation, Atari CNN + GRU 512 + dense 512. The rollout
+    (16 envs x 128 steps) and budget are smaller than the paper's 32 x 512 so that the
+    default run finishes on a laptop CPU in about ten minutes.
+    """
+
+    env: str = "MortarMayhem-Grid-v0"
+    """Environment id (see ``engram.registered_ids()``)."""
+    agent: Literal["gru", "none"] = "gru"
+    """Memory model: a GRU, or none (memory-less baseline)."""
+    total_steps: int = 250_000
+    """Environment steps to train for (rounded down to whole updates)."""
+    num_envs: int = 16
+    """Environments stepped in parallel (the paper: 32 workers)."""
+    num_steps: int = 128
+    """Steps per environment per rollout (the paper: 512)."""
+    num_epochs: int = 3
+    """Passes over each rollout."""
+    num_minibatches: int = 8
+    """Minibatches per epoch; each holds num_envs / num_minibatches whole sequences."""
+    gamma: float = 0.995
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip: float = 0.1
+    """PPO clip range (also clips the value update)."""
+    vf_coef: float = 0.5
+    """Value-loss coefficient."""
+    max_grad_norm: float = 0.25
+    """Global gradient-norm clip."""
+    lr: float = 2.75e-4
+    """Initial learning rate (Adam)."""
+    final_lr: float = 1e-5
+    """Learning rate after ``anneal_updates`` updates."""
+    ent_coef: float = 1e-4
+    """Initial entropy coefficient."""
+    final_ent_coef: float = 1e-6
+    """Entropy coefficient after ``anneal_updates`` updates."""
+    anneal_updates: int = 10_000
+    """Updates over which learning rate and entropy coefficient decay linearly."""
+    normalize_advantages: bool = False
+    """Normalise advantages per minibatch (the paper does not)."""
+    memory_hidden: int = 512
+    """GRU hidden size."""
+    hidden: int = 512
+    """Units of the post-memory layer."""
+    seed: int = 0
+    """Seed of parameters, environments and actions."""
+    run_dir: str = "runs"
+    """Folder that receives one sub-folder per run."""
+    run_name: str | None = None
+    """Name of this run's folder (default: env__agent__seed__time)."""
+    checkpoint_every: int = 10
+    """Write a checkpoint every this many updates (and always at the end); 0: only at the end."""
+    eval_episodes: int = 64
+    """Episodes of the final evaluation (on level seeds not used in training)."""
+    eval_deterministic: bool = False
+    """Evaluate with the most likely action instead of sampling."""
+
+    def validate(self) -> None:
+        """Check every field before anything is compiled.
+
+        Raises:
+            ValueError: naming the field, the value and what is allowed.
+        """
+        engram.reset_parameters(self.env)  # raises ValueError for an unknown id
+        for name in (
+            "total_steps",
+            "num_envs",
+            "num_steps",
+            "num_epochs",
+            "num_minibatches",
+            "memory_hidden",
+            "hidden",
+            "anneal_updates",
+            "eval_episodes",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        if self.num_envs % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches: got {self.num_minibatches}, must divide num_envs "
+                f"({self.num_envs}) because minibatches are whole environment sequences"
+            )
+        if self.total_steps < self.num_envs * self.num_steps:
+            raise ValueError(
+                f"total_steps: got {self.total_steps}, must be at least one rollout "
+                f"(num_envs x num_steps = {self.num_envs * self.num_steps})"
+            )
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be in [0, 1]")
+        for name in ("clip", "lr", "final_lr", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every: got {self.checkpoint_every}, must be >= 0")
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // (self.num_envs * self.num_steps)
+
+
+def action_dims(space) -> tuple[int, ...]:
+    """Categories per action component of a Discrete or MultiDiscrete space."""
+    if isinstance(space, Discrete):
+        return (int(space.n),)
+    if isinstance(space, MultiDiscrete):
+        return tuple(int(n) for n in np.asarray(space.nvec))
+    raise ValueError(f"action space {space} is not supported (Discrete or MultiDiscrete only)")
+
+
+@struct.dataclass
+class TrainState:
+    """Everything one update reads and writes (a pytree; checkpointed as a whole)."""
+
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: Any
+    carry: Any
+    reset: jax.Array  # (B,) the current observation starts an episode
+    episode_return: jax.Array  # (B,) running return of the current episodes
+    episode_length: jax.Array  # (B,)
+    key: jax.Array
+    update: jax.Array  # int32 number of updates done
+
+
+class Trainer:
+    """The compiled pieces of one training configuration.
+
+    ``init(key) -> TrainState`` and ``update(state) -> (state, metrics)`` are jitted;
+    ``metrics`` holds per-update means of the losses and sums over the episodes that ended
+    during the rollout (``episodes``, ``return_sum``, ``length_sum``, ``success_sum``).
+    """
+
+    def __init__(self, config: TrainConfig):
+        config.validate()
+        self.config = c = config
+        env, self.env_params = engram.make(c.env)
+        self.env = AutoReset(env)
+        self.dims = action_dims(env.action_space)
+        self.discrete = isinstance(env.action_space, Discrete)
+        self.has_success = "success" in env.info_at_end
+        self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden)
+        steps_per_anneal = c.anneal_updates * c.num_epochs * c.num_minibatches
+        self.tx = optax.chain(
+            optax.clip_by_global_norm(c.max_grad_norm),
+            optax.adam(optax.linear_schedule(c.lr, c.final_lr, steps_per_anneal), eps=1e-5),
+        )
+        self.init = jax.jit(self._init)
+        self.update = jax.jit(self._update)
+
+    # ------------------------------------------------------------------ helpers
+    def env_action(self, action):
+        return action[..., 0] if self.discrete else action
+
+    def act(self, params, carry, obs, reset):
+        return self.agent.apply(params, carry, obs, reset, method=ActorCritic.step)
+
+    def lr_at(self, update):
+        frac = jnp.minimum(update / self.config.anneal_updates, 1.0)
+        return self.config.lr + frac * (self.config.final_lr - self.config.lr)
+
+    def ent_coef_at(self, update):
+        c = self.config
+        frac = jnp.minimum(update / c.anneal_updates, 1.0)
+        return c.ent_coef + frac * (c.final_ent_coef - c.ent_coef)
+
+    def _reset_envs(self, key, n):
+        return jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key, n), self.env_params
+        )
+
+    # ------------------------------------------------------------------ init
+    def _init(self, key) -> TrainState:
+        c = self.config
+        k_param, k_env, key = jax.random.split(key, 3)
+        obs, env_state = self._reset_envs(k_env, c.num_envs)
+        carry = self.agent.initial_carry(c.num_envs)
+        reset = jnp.ones((c.num_envs,), bool)
+        seq_obs = jax.tree.map(lambda x: x[None], obs)
+        params = self.agent.init(k_param, carry, seq_obs, reset[None])
+        return TrainState(
+            params=params,
+            opt_state=self.tx.init(params),
+            env_state=env_state,
+            obs=obs,
+            carry=carry,
+            reset=reset,
+            episode_return=jnp.zeros((c.num_envs,), jnp.float32),
+            episode_length=jnp.zeros((c.num_envs,), jnp.int32),
+            key=key,
+            update=jnp.zeros((), jnp.int32),
+        )
+
+    # ------------------------------------------------------------------ update
+    def _rollout(self, ts: TrainState):
+        c = self.config
+
+        def one_step(s: TrainState, _):
+            key, k_act, k_env = jax.random.split(s.key, 3)
+            carry, logits, value = self.act(s.params, s.carry, s.obs, s.reset)
+            action = sample_action(k_act, logits, self.dims)
+            logp, _ = log_prob_entropy(logits, action, self.dims)
+            obs, env_state, reward, term, trunc, info = jax.vmap(
+                self.env.step, in_axes=(0, 0, 0, None)
+            )(
+                jax.random.split(k_env, c.num_envs),
+                s.env_state,
+                self.env_action(action),
+                self.env_params,
+            )
+            # A time-limited episode is bootstrapped with the value of its last observation,
+            # read by the memory as the continuation of that episode.
+            final_value = jax.lax.cond(
+                jnp.any(trunc),
+                lambda: self.act(s.params, carry, info["final_obs"], jnp.zeros_like(s.reset))[2],
+                lambda: jnp.zeros_like(value),
+            )
+            done = term | trunc
+            ep_ret = s.episode_return + reward
+            ep_len = s.episode_length + 1
+            success = info["success"].astype(bool) if self.has_success else jnp.zeros_like(done)
+            stats = {
+                "episodes": done.sum(),
+                "return_sum": jnp.where(done, ep_ret, 0.0).sum(),
+                "length_sum": jnp.where(done, ep_len, 0).sum(),
+                "success_sum": (done & success).sum(),
+            }
+            transition = {
+                "obs": s.obs,
+                "reset": s.reset,
+                "action": action,
+                "logp": logp,
+                "value": value,
+                "reward": reward,
+                "terminated": term,
+                "truncated": trunc,
+                "final_value": final_value,
+            }
+            s = s.replace(
+                env_state=env_state,
+                obs=obs,
+                carry=carry,
+                reset=done,
+                episode_return=jnp.where(done, 0.0, ep_ret),
+                episode_length=jnp.where(done, 0, ep_len),
+                key=key,
+            )
+            return s, (transition, stats)
+
+        ts, (traj, stats) = jax.lax.scan(one_step, ts, None, c.num_steps)
+        stats = jax.tree.map(lambda x: x.sum(), stats)
+        return ts, traj, stats
+
+    def _loss(self, params, carry0, batch, ent_coef):
+        c = self.config
+        _, logits, values = self.agent.apply(params, carry0, batch["obs"], batch["reset"])
+        logp, entropy = log_prob_entropy(logits, batch["action"], self.dims)
+        return ppo_loss(
+            logp,
+            batch["logp"],
+            batch["advantages"],
+            values,
+            batch["value"],
+            batch["returns"],
+            entropy,
+            c.clip,
+            c.vf_coef,
+            ent_coef,
+            c.normalize_advantages,
+        )
+
+    def _update(self, ts: TrainState):
+        c = self.config
+        carry0 = ts.carry
+        ts, traj, stats = self._rollout(ts)
+        _, _, next_value = self.act(ts.params, ts.carry, ts.obs, ts.reset)
+        adv, ret = gae(
+            traj["reward"],
+            traj["value"],
+            traj["terminated"],
+            traj["truncated"],
+            next_value,
+            traj["final_value"],
+            c.gamma,
+            c.gae_lambda,
+        )
+        batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value")}
+        batch["advantages"], batch["returns"] = adv, ret
+        ent_coef = self.ent_coef_at(ts.update)
+        per_mb = c.num_envs // c.num_minibatches
+        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+
+        def epoch(carry, key):
+            params, opt_state = carry
+            order = jax.random.permutation(key, c.num_envs).reshape(c.num_minibatches, per_mb)
+
+            def minibatch(carry, idx):
+                params, opt_state = carry
+                mb = jax.tree.map(lambda x: jnp.take(x, idx, axis=1), batch)
+                mb_carry = jax.tree.map(lambda x: jnp.take(x, idx, axis=0), carry0)
+                (loss, metrics), grads = grad_fn(params, mb_carry, mb, ent_coef)
+                updates, opt_state = self.tx.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+                metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+                return (params, opt_state), metrics
+
+            return jax.lax.scan(minibatch, (params, opt_state), order)
+
+        key, k_perm = jax.random.split(ts.key)
+        (params, opt_state), metrics = jax.lax.scan(
+            epoch, (ts.params, ts.opt_state), jax.random.split(k_perm, c.num_epochs)
+        )
+        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics.update(stats)
+        metrics["learning_rate"] = self.lr_at(ts.update)
+        metrics["ent_coef"] = ent_coef
+        ts = ts.replace(params=params, opt_state=opt_state, key=key, update=ts.update + 1)
+        return ts, metrics
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def save_checkpoint(path: Path, ts: TrainState) -> None:
+    """Write ``ts`` to ``path`` atomically: a temporary file, flushed, then renamed, so a
+    crash mid-write never leaves a truncated checkpoint behind. Typed PRNG keys are stored
+    as their raw key data."""
+    raw = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, ts)
+    data = flax.serialization.to_bytes(jax.device_get(raw))
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, template: TrainState) -> TrainState:
+    """Read a checkpoint written by :func:`save_checkpoint` into the structure of ``template``."""
+    raw_template = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, template)
+    raw = flax.serialization.from_bytes(raw_template, Path(path).read_bytes())
+    return jax.tree.map(
+        lambda t, x: jax.random.wrap_key_data(x) if _is_key(t) else jnp.asarray(x), template, raw
+    )
+
+
+# ---------------------------------------------------------------------- host loop
+class NonFiniteLossError(RuntimeError):
+    """Raised when a loss becomes NaN or infinite; the last good checkpoint is kept."""
+
+
+def _run_folder(c: TrainConfig) -> Path:
+    name = c.run_name or f"{c.env}__{c.agent}__{c.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    path = Path(c.run_dir) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def train(config: TrainConfig, console=None) -> dict:
+    """Train, printing progress, and evaluate the final policy.
+
+    Writes to ``run_dir/run_name``: ``config.json``, TensorBoard events (CleanRL metric
+    names), ``checkpoint.msgpack`` and ``eval.json``.
+
+    Returns:
+        the evaluation summary (also in ``eval.json``) plus ``run_dir``.
+
+    Raises:
+        ValueError: for an invalid configuration (before compilation).
+        NonFiniteLossError: if a loss becomes NaN or infinite.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from tensorboardX import SummaryWriter
+
+    from engram.eval import evaluate
+
+    config.validate()
+    console = console or Console()
+    c = config
+    run = _run_folder(c)
+    (run / "config.json").write_text(json.dumps(dataclasses.asdict(c), indent=2))
+    writer = SummaryWriter(str(run))
+    writer.add_text("config", json.dumps(dataclasses.asdict(c), indent=2))
+    console.print(
+        f"[bold]engram train[/bold] {c.env} agent={c.agent} seed={c.seed}: "
+        f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
+        f"on {jax.devices()[0].platform.upper()} -> {run}"
+    )
+    trainer = Trainer(c)
+    ts = trainer.init(jax.random.key(c.seed))
+    console.print("compiling the update (takes a minute on a CPU) ...")
+    steps_per_update = c.num_envs * c.num_steps
+    recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
+    ckpt = run / "checkpoint.msgpack"
+    start = time.time()
+    measured_from, measured_steps = None, 0
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} steps"),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("training", total=c.num_updates * steps_per_update, info="")
+        for u in range(1, c.num_updates + 1):
+            ts, m = trainer.update(ts)
+            m = jax.device_get(m)
+            if not all(math.isfinite(float(m[k])) for k in ("loss", "policy_loss", "value_loss")):
+                raise NonFiniteLossError(
+                    f"update {u}: loss is not finite (loss={m['loss']}, policy_loss="
+                    f"{m['policy_loss']}, value_loss={m['value_loss']}); stopping. The last "
+                    f"good checkpoint is {ckpt if ckpt.exists() else 'not written yet'}."
+                )
+            now = time.time()
+            if measured_from is None:  # the first update includes compilation
+                measured_from = now
+            else:
+                measured_steps += steps_per_update
+            sps = measured_steps / max(now - measured_from, 1e-9) if measured_steps else 0.0
+            step = u * steps_per_update
+            recent = (recent + [(m["episodes"], m["return_sum"], m["success_sum"])])[-10:]
+            n = sum(r[0] for r in recent)
+            ret = sum(r[1] for r in recent) / n if n else float("nan")
+            succ = sum(r[2] for r in recent) / n if n else float("nan")
+            if m["episodes"]:
+                writer.add_scalar("charts/episodic_return", m["return_sum"] / m["episodes"], step)
+                writer.add_scalar("charts/episodic_length", m["length_sum"] / m["episodes"], step)
+                if trainer.has_success:
+                    writer.add_scalar("charts/success", m["success_sum"] / m["episodes"], step)
+            writer.add_scalar("charts/SPS", sps, step)
+            writer.add_scalar("charts/learning_rate", m["learning_rate"], step)
+            writer.add_scalar("charts/entropy_coef", m["ent_coef"], step)
+            for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss"):
+                writer.add_scalar(f"losses/{k}", m[k], step)
+            info = f"SPS {sps:,.0f}  return {ret:.3f}"
+            if trainer.has_success:
+                info += f"  success {succ:.2f}"
+            progress.update(task, completed=step, info=info)
+            if u == 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
+                progress.console.print(
+                    f"update {u:>5}/{c.num_updates}  steps {step:>10,}  {info}  "
+                    f"(mean of the last {int(n)} episodes)"
+                )
+            if c.checkpoint_every and u % c.checkpoint_every == 0:
+                save_checkpoint(ckpt, ts)
+    save_checkpoint(ckpt, ts)
+    elapsed = time.time() - start
+    console.print(f"trained {c.num_updates * steps_per_update:,} steps in {elapsed:.0f} s")
+    console.print(f"evaluating on {c.eval_episodes} episodes with unseen level seeds ...")
+    summary = evaluate(
+        trainer,
+        ts.params,
+        c.eval_episodes,
+        seed=c.seed + 1_000_003,
+        deterministic=c.eval_deterministic,
+    )
+    summary.update(train_seconds=elapsed, train_steps=c.num_updates * steps_per_update)
+    (run / "eval.json").write_text(json.dumps(summary, indent=2))
+    writer.add_scalar(
+        "eval/episodic_return", summary["mean_return"], c.num_updates * steps_per_update
+    )
+    writer.close()
+    line = f"eval: return {summary['mean_return']:.3f} +- {summary['std_return']:.3f}"
+    if summary.get("success_rate") is not None:
+        line += f", success {summary['success_rate']:.2f}"
+    console.print(line + f"  (saved to {run / 'eval.json'})")
+    summary["run_dir"] = str(run)
+    return summary
