@@ -17,6 +17,7 @@ def evaluate(
     deterministic: bool = False,
     chunk: int = 128,
     max_steps: int = 100_000,
+    random_policy: bool = False,
 ) -> dict:
     """Play ``episodes`` episodes (one per environment, level seeds drawn from ``seed``).
 
@@ -29,6 +30,8 @@ def evaluate(
         chunk: steps compiled into one call (the loop stops once every episode ended).
         max_steps: give up after this many steps (an episode still running is reported
             with ``done`` False).
+        random_policy: ignore ``params`` and pick actions uniformly at random: the
+            baseline a trained agent must beat, on the same level seeds.
 
     Returns:
         a JSON-ready dict: ``returns``, ``lengths``, ``success`` (None if the environment
@@ -54,8 +57,11 @@ def evaluate(
         def one(c, _):
             obs, state, carry, first, alive, ret, length, success, key = c
             key, k_act, k_env = jax.random.split(key, 3)
-            carry, logits, _ = trainer.act(params, carry, obs, first)
-            if deterministic:
+            if random_policy:
+                logits = jnp.zeros((episodes, sum(trainer.dims)))
+            else:
+                carry, logits, _ = trainer.act(params, carry, obs, first)
+            if deterministic and not random_policy:
                 action = greedy_action(logits, trainer.dims)
             else:
                 action = sample_action(k_act, logits, trainer.dims)
@@ -91,7 +97,8 @@ def evaluate(
     returns = np.asarray(ret, float)
     return {
         "episodes": episodes,
-        "deterministic": deterministic,
+        "policy": "random" if random_policy else "agent",
+        "deterministic": deterministic and not random_policy,
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
         "mean_length": float(np.mean(length)),

@@ -1,0 +1,163 @@
+"""``engram train`` end to end on a real task with a tiny budget: run folder contents,
+checkpoints, the NaN guard, configuration errors and the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import jax
+import numpy as np
+import pytest
+from rich.console import Console
+
+from engram import cli
+from engram import train as train_module
+from engram.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    Trainer,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
+
+
+def tiny(tmp_path, **kw) -> TrainConfig:
+    """Two environments x 8 steps, a small memory: compiles in seconds on a CPU."""
+    args = dict(
+        env="MortarMayhem-Grid-v0",
+        num_envs=2,
+        num_steps=8,
+        num_minibatches=2,
+        num_epochs=1,
+        total_steps=48,
+        memory_hidden=8,
+        hidden=8,
+        eval_episodes=3,
+        checkpoint_every=1,
+        run_dir=str(tmp_path),
+        run_name="run",
+    )
+    args.update(kw)
+    return TrainConfig(**args)
+
+
+def quiet() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=200), out
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One tiny run shared by the tests that only read its results."""
+    tmp = tmp_path_factory.mktemp("train")
+    console, out = quiet()
+    summary = train(tiny(tmp), console=console)
+    return tmp / "run", summary, out.getvalue()
+
+
+def test_run_folder_has_config_checkpoint_events_and_evaluation(finished):
+    run, summary, printed = finished
+    config = json.loads((run / "config.json").read_text())
+    assert config["env"] == "MortarMayhem-Grid-v0" and config["num_envs"] == 2
+    assert (run / "checkpoint.msgpack").stat().st_size > 0
+    assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())
+    saved = json.loads((run / "eval.json").read_text())
+    assert saved["episodes"] == 3 and len(saved["returns"]) == 3
+    assert all(saved["done"]), "every evaluation episode of MM-Grid ends well within the cap"
+    # MM-Grid pays 0.1 per completed command; a failed command ends the episode.
+    assert all(0.0 <= r <= 1.0 + 1e-6 for r in saved["returns"])
+    assert saved["mean_return"] == pytest.approx(np.mean(saved["returns"]))
+    assert summary["train_steps"] == 48 and summary["run_dir"] == str(run)
+    assert "update     3/3" in printed and "SPS" in printed and "eval: return" in printed
+
+
+def test_checkpoint_roundtrip_restores_every_leaf(finished, tmp_path):
+    run, _, _ = finished
+    trainer = Trainer(tiny(tmp_path))
+    template = trainer.init(jax.random.key(123))
+    restored = load_checkpoint(run / "checkpoint.msgpack", template)
+    assert int(restored.update) == 3
+    path = tmp_path / "again.msgpack"
+    save_checkpoint(path, restored)
+    again = load_checkpoint(path, template)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(again), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "again.msgpack.tmp").exists()
+
+
+def test_updates_are_deterministic_for_a_seed(tmp_path):
+    trainer = Trainer(tiny(tmp_path))
+    a, ma = trainer.update(trainer.init(jax.random.key(7)))
+    b, mb = trainer.update(trainer.init(jax.random.key(7)))
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert float(ma["loss"]) == float(mb["loss"])
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    class Poisoned(Trainer):
+        """Reports a NaN loss from the third update on."""
+
+        def __init__(self, config):
+            super().__init__(config)
+            real = self.update
+
+            def update(ts):
+                ts, m = real(ts)
+                if int(ts.update) >= 3:
+                    m = dict(m, loss=float("nan"))
+                return ts, m
+
+            self.update = update
+
+    monkeypatch.setattr(train_module, "Trainer", Poisoned)
+    config = tiny(tmp_path, total_steps=80)
+    with pytest.raises(NonFiniteLossError, match=r"update 3: loss is not finite"):
+        train(config, console=quiet()[0])
+    template = Poisoned(config).init(jax.random.key(0))
+    kept = load_checkpoint(tmp_path / "run" / "checkpoint.msgpack", template)
+    assert int(kept.update) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"env": "Nope-v0"}, "Nope-v0"),
+        ({"num_minibatches": 3}, "num_minibatches: got 3"),
+        ({"total_steps": 10}, "total_steps: got 10"),
+        ({"num_envs": 0}, "num_envs: got 0"),
+        ({"gamma": 1.5}, "gamma: got 1.5"),
+        ({"lr": 0.0}, "lr: got 0.0"),
+    ],
+)
+def test_bad_configuration_is_rejected_before_compiling(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny(tmp_path, **overrides))
+
+
+def test_cli_reports_bad_configuration_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--env", "Nope-v0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Nope-v0" in err and "Traceback" not in err
+
+
+def test_cli_without_a_command_prints_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([])
+    assert exit_info.value.code == 2
+    assert "engram {train}" in capsys.readouterr().err
+
+
+def test_advantage_normalisation_default_follows_the_environment():
+    assert TrainConfig(env="MortarMayhem-Grid-v0").advantage_normalization is True
+    assert TrainConfig(env="MortarMayhem-v0").advantage_normalization is False
+    assert (
+        TrainConfig(env="MortarMayhem-Grid-v0", normalize_advantages=False).advantage_normalization
+        is False
+    )
