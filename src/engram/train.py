@@ -1,5 +1,6 @@
-"""PPO training of memory agents: ``make_train`` (the jit-compiled update) and ``train``
-(the host loop with progress output, TensorBoard, checkpoints and the final evaluation).
+"""PPO training of memory agents: ``Trainer`` (the jit-compiled ``init`` and ``update``) and
+``train`` (the host loop with progress output, TensorBoard, checkpoints and the final
+evaluation).
 
 One update = a rollout of ``num_steps`` steps in ``num_envs`` vmapped environments (with
 same-step autoreset), GAE, then ``num_epochs`` passes over ``num_minibatches`` minibatches.
