@@ -105,7 +105,9 @@ def make_memory(name: str, hidden: int) -> nn.Module:
 
 def initial_carry(name: str, hidden: int, batch_size: int):
     """The empty memory of model ``name`` without building the module (no parameters
-    needed), equal to ``make_memory(name, hidden).initial_carry(batch_size)``."""
+    needed), equal to ``make_memory(name, hidden).initial_carry(batch_size)`` (checked by
+    a test). Building a module here is not possible: ActorCritic calls this from inside its
+    own methods, where flax forbids creating unbound submodules."""
     if name == "gru":
         return jnp.zeros((batch_size, hidden), jnp.float32)
     return jnp.zeros((batch_size, 1), jnp.float32)
