@@ -59,24 +59,62 @@ def _filled_circle(mask: np.ndarray, x0: int, y0: int, radius: int) -> None:
         _span(mask, x0 + a, x0 + b, y0 + dy)
 
 
+class _MidpointCircle:
+    """The state of one midpoint circle in pygame's ``draw_circle_bresenham`` (the ellipse
+    form with ``a == b``), stepped from the top (x = 0, y = r) clockwise."""
+
+    def __init__(self, radius: int):
+        self.x, self.y = 0, radius
+        self.r2 = radius * radius
+        self.dr2 = 2 * self.r2
+        self.dx, self.dy = 0, self.dr2 * radius
+        self.d1 = self.r2 * (1.25 - radius)  # region 1 decision variable
+        self.d2 = 0.0  # region 2 decision variable, set by region2_start
+
+    def region1_advance(self) -> None:
+        """Region 1 (slope above -1): move right while the midpoint is inside."""
+        while self.d1 < 0:
+            self.x += 1
+            self.dx += self.dr2
+            self.d1 += self.dx + self.r2
+
+    def region1_diagonal(self) -> None:
+        self.x += 1
+        self.y -= 1
+        self.dx += self.dr2
+        self.dy -= self.dr2
+        self.d1 += self.dx - self.dy + self.r2
+
+    def region1_step(self) -> None:
+        self.region1_advance()
+        self.region1_diagonal()
+
+    def region2_start(self) -> None:
+        self.d2 = self.r2 * ((self.x + 0.5) ** 2 + (self.y - 1) ** 2 - self.r2)
+
+    def region2_step(self) -> None:
+        """Region 2 (slope below -1): one row down, and right if the midpoint is inside."""
+        self.y -= 1
+        self.dy -= self.dr2
+        if self.d2 > 0:
+            self.d2 += self.r2 - self.dy
+        else:
+            self.x += 1
+            self.dx += self.dr2
+            self.d2 += self.dx - self.dy + self.r2
+
+
 def _ring(mask: np.ndarray, x0: int, y0: int, radius: int, thickness: int) -> None:
     """pygame's ``draw_circle_bresenham``: a midpoint circle of the outer radius, filled
     from its edge inwards up to a second midpoint circle of radius ``radius - thickness + 1``.
     """
-    x, y = 0, radius
-    r2 = radius * radius
-    dr2 = 2 * r2
-    d1 = r2 * (1.25 - radius)
-    dx, dy = 0, dr2 * y
-    full_rows = True  # near the top and bottom the ring is still a solid run
+    outer = _MidpointCircle(radius)
     ri = radius - thickness + 1
-    xi, yi = 0, ri
-    ri2 = ri * ri
-    dri2 = 2 * ri2
-    d1i, d2i = ri2 * (1.25 - ri), 0.0
-    dxi, dyi = 0, dri2 * yi
+    inner = _MidpointCircle(ri)
+    full_rows = True  # near the top and bottom the ring is still a solid run
 
     def rows():
+        x, y, xi = outer.x, outer.y, inner.x
         if full_rows:
             _span(mask, x0 - x, x0 + x - 1, y0 - y)
             _span(mask, x0 - x, x0 + x - 1, y0 + y - 1)
@@ -86,62 +124,25 @@ def _ring(mask: np.ndarray, x0: int, y0: int, radius: int, thickness: int) -> No
             _span(mask, x0 + x - 1, x0 + xi - 1, y0 - y)
             _span(mask, x0 + x - 1, x0 + xi - 1, y0 + y - 1)
 
-    def inner_region1():
-        nonlocal xi, yi, dxi, dyi, d1i
-        while d1i < 0:
-            xi += 1
-            dxi += dri2
-            d1i += dxi + ri2
-        xi += 1
-        yi -= 1
-        dxi += dri2
-        dyi -= dri2
-        d1i += dxi - dyi + ri2
-
-    while dx < dy:  # region 1: slope above -1
-        while d1 < 0:
-            x += 1
-            dx += dr2
-            d1 += dx + r2
+    while outer.dx < outer.dy:  # region 1: slope above -1
+        outer.region1_advance()
         rows()
-        x += 1
-        y -= 1
-        dx += dr2
-        dy -= dr2
-        d1 += dx - dy + r2
-        full_rows = full_rows and y >= ri
+        outer.region1_diagonal()
+        full_rows = full_rows and outer.y >= ri
         if not full_rows:
-            inner_region1()
-    d1 = r2 * ((x + 0.5) ** 2 + (y - 1) ** 2 - r2)
-    while y >= 0:  # region 2
+            inner.region1_step()
+    outer.region2_start()
+    while outer.y >= 0:  # region 2
         rows()
-        if d1 > 0:
-            y -= 1
-            dy -= dr2
-            d1 += r2 - dy
-        else:
-            y -= 1
-            x += 1
-            dx += dr2
-            dy -= dr2
-            d1 += dx - dy + r2
-        full_rows = full_rows and y >= ri
+        outer.region2_step()
+        full_rows = full_rows and outer.y >= ri
         if not full_rows:
-            if dxi < dyi:
-                inner_region1()
+            if inner.dx < inner.dy:
+                inner.region1_step()
             else:
-                if d2i == 0.0:
-                    d2i = ri2 * ((xi + 0.5) ** 2 + (yi - 1) ** 2 - ri2)
-                if d2i > 0:
-                    yi -= 1
-                    dyi -= dri2
-                    d2i += ri2 - dyi
-                else:
-                    yi -= 1
-                    xi += 1
-                    dxi += dri2
-                    dyi -= dri2
-                    d2i += dxi - dyi + ri2
+                if inner.d2 == 0.0:  # as pygame: set on the inner circle's first region-2 step
+                    inner.region2_start()
+                inner.region2_step()
 
 
 def draw_circle(mask: np.ndarray, center, radius, width: int = 0) -> np.ndarray:
