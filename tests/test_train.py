@@ -161,3 +161,18 @@ def test_advantage_normalisation_default_follows_the_environment():
         TrainConfig(env="MortarMayhem-Grid-v0", normalize_advantages=False).advantage_normalization
         is False
     )
+
+
+def test_learning_rate_and_entropy_anneal_linearly_over_the_paper_updates(tmp_path):
+    """Paper (reference 5.1): lr 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6, linear over
+    10,000 updates, constant afterwards."""
+    c = TrainConfig()
+    assert (c.lr, c.final_lr, c.ent_coef, c.final_ent_coef) == (2.75e-4, 1e-5, 1e-4, 1e-6)
+    assert c.anneal_updates == 10_000
+    trainer = Trainer(tiny(tmp_path, num_epochs=3, num_minibatches=2, anneal_updates=100))
+    per_update = 3 * 2  # optimiser steps per update
+    for update, frac in [(0, 0.0), (50, 0.5), (100, 1.0), (400, 1.0)]:
+        lr = float(trainer.lr_schedule(update * per_update))
+        ent = float(trainer.ent_coef_schedule(update))
+        assert lr == pytest.approx(2.75e-4 + frac * (1e-5 - 2.75e-4), rel=1e-5)
+        assert ent == pytest.approx(1e-4 + frac * (1e-6 - 1e-4), rel=1e-5)

@@ -202,10 +202,19 @@ class Trainer:
         self.discrete = isinstance(env.action_space, Discrete)
         self.has_success = "success" in env.info_at_end
         self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden)
-        steps_per_anneal = c.anneal_updates * c.num_epochs * c.num_minibatches
+        # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
+        # per optimiser step (epochs x minibatches of them per update), the entropy
+        # coefficient once per update.
+        self.opt_steps_per_update = c.num_epochs * c.num_minibatches
+        self.lr_schedule = optax.linear_schedule(
+            c.lr, c.final_lr, c.anneal_updates * self.opt_steps_per_update
+        )
+        self.ent_coef_schedule = optax.linear_schedule(
+            c.ent_coef, c.final_ent_coef, c.anneal_updates
+        )
         self.tx = optax.chain(
             optax.clip_by_global_norm(c.max_grad_norm),
-            optax.adam(optax.linear_schedule(c.lr, c.final_lr, steps_per_anneal), eps=1e-5),
+            optax.adam(self.lr_schedule, eps=1e-5),
         )
         self.init = jax.jit(self._init)
         self.update = jax.jit(self._update)
@@ -216,15 +225,6 @@ class Trainer:
 
     def act(self, params, carry, obs, reset):
         return self.agent.apply(params, carry, obs, reset, method=ActorCritic.step)
-
-    def lr_at(self, update):
-        frac = jnp.minimum(update / self.config.anneal_updates, 1.0)
-        return self.config.lr + frac * (self.config.final_lr - self.config.lr)
-
-    def ent_coef_at(self, update):
-        c = self.config
-        frac = jnp.minimum(update / c.anneal_updates, 1.0)
-        return c.ent_coef + frac * (c.final_ent_coef - c.ent_coef)
 
     def _reset_envs(self, key, n):
         return jax.vmap(self.env.reset, in_axes=(0, None))(
@@ -348,7 +348,7 @@ class Trainer:
         )
         batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value")}
         batch["advantages"], batch["returns"] = adv, ret
-        ent_coef = self.ent_coef_at(ts.update)
+        ent_coef = self.ent_coef_schedule(ts.update)
         per_mb = c.num_envs // c.num_minibatches
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
 
@@ -377,7 +377,7 @@ class Trainer:
         )
         metrics = jax.tree.map(jnp.mean, metrics)
         metrics.update(stats)
-        metrics["learning_rate"] = self.lr_at(ts.update)
+        metrics["learning_rate"] = self.lr_schedule(ts.update * self.opt_steps_per_update)
         metrics["ent_coef"] = ent_coef
         ts = ts.replace(params=params, opt_state=opt_state, key=key, update=ts.update + 1)
         return ts, metrics
@@ -462,6 +462,7 @@ def train(config: TrainConfig, console=None) -> dict:
     ts = trainer.init(jax.random.key(c.seed))
     console.print("compiling the update (takes a minute on a CPU) ...")
     steps_per_update = c.num_envs * c.num_steps
+    total_steps = c.num_updates * steps_per_update
     recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
     ckpt = run / "checkpoint.msgpack"
     start = time.time()
@@ -474,7 +475,7 @@ def train(config: TrainConfig, console=None) -> dict:
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("training", total=c.num_updates * steps_per_update, info="")
+        task = progress.add_task("training", total=total_steps, info="")
         for u in range(1, c.num_updates + 1):
             ts, m = trainer.update(ts)
             m = jax.device_get(m)
@@ -520,7 +521,7 @@ def train(config: TrainConfig, console=None) -> dict:
                 save_checkpoint(ckpt, ts)
     save_checkpoint(ckpt, ts)
     elapsed = time.time() - start
-    console.print(f"trained {c.num_updates * steps_per_update:,} steps in {elapsed:.0f} s")
+    console.print(f"trained {total_steps:,} steps in {elapsed:.0f} s")
     console.print(f"evaluating on {c.eval_episodes} episodes with unseen level seeds ...")
     summary = evaluate(
         trainer,
@@ -534,14 +535,12 @@ def train(config: TrainConfig, console=None) -> dict:
     )
     summary.update(
         train_seconds=elapsed,
-        train_steps=c.num_updates * steps_per_update,
+        train_steps=total_steps,
         random_policy_mean_return=baseline["mean_return"],
         random_policy_success_rate=baseline["success_rate"],
     )
     (run / "eval.json").write_text(json.dumps(summary, indent=2))
-    writer.add_scalar(
-        "eval/episodic_return", summary["mean_return"], c.num_updates * steps_per_update
-    )
+    writer.add_scalar("eval/episodic_return", summary["mean_return"], total_steps)
     writer.close()
     line = f"eval: return {summary['mean_return']:.3f} +- {summary['std_return']:.3f}"
     if summary.get("success_rate") is not None:
