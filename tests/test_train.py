@@ -176,3 +176,10 @@ def test_learning_rate_and_entropy_anneal_linearly_over_the_paper_updates(tmp_pa
         ent = float(trainer.ent_coef_schedule(update))
         assert lr == pytest.approx(2.75e-4 + frac * (1e-5 - 2.75e-4), rel=1e-5)
         assert ent == pytest.approx(1e-4 + frac * (1e-6 - 1e-4), rel=1e-5)
+
+
+def test_checkpoint_of_another_configuration_is_refused(finished, tmp_path):
+    run, _, _ = finished
+    other = Trainer(tiny(tmp_path, memory_hidden=16)).init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"has shape .* the configuration expects"):
+        load_checkpoint(run / "checkpoint.msgpack", other)

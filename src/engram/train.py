@@ -221,9 +221,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def env_action(self, action):
+        """The agent's int32 ``(..., n_components)`` action in the environment's layout:
+        a scalar for Discrete, the vector for MultiDiscrete."""
         return action[..., 0] if self.discrete else action
 
     def act(self, params, carry, obs, reset):
+        """One acting step for a batch: ``obs`` leaves ``(B, ...)``, ``reset`` bool ``(B,)``.
+
+        Returns ``(carry, logits float32 (B, sum(action_dims)), value float32 (B,))``.
+        """
         return self.agent.apply(params, carry, obs, reset, method=ActorCritic.step)
 
     def _reset_envs(self, key, n):
@@ -403,9 +409,25 @@ def save_checkpoint(path: Path, ts: TrainState) -> None:
 
 
 def load_checkpoint(path: Path, template: TrainState) -> TrainState:
-    """Read a checkpoint written by :func:`save_checkpoint` into the structure of ``template``."""
+    """Read a checkpoint written by :func:`save_checkpoint` into the structure of ``template``
+    (a ``TrainState`` of the same configuration, e.g. ``Trainer(config).init(key)``).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if the file does not match the template's structure (another config).
+    """
     raw_template = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, template)
     raw = flax.serialization.from_bytes(raw_template, Path(path).read_bytes())
+    # flax restores whatever arrays the file holds; a checkpoint of another configuration
+    # would load silently with the wrong shapes, so compare leaf by leaf.
+    paths = jax.tree_util.tree_flatten_with_path(raw_template)[0]
+    for (where, want), got in zip(paths, jax.tree.leaves(raw), strict=True):
+        if np.shape(got) != np.shape(want) or np.asarray(got).dtype != want.dtype:
+            raise ValueError(
+                f"checkpoint {path}: {jax.tree_util.keystr(where)} has shape "
+                f"{np.shape(got)} {np.asarray(got).dtype}, the configuration expects "
+                f"{np.shape(want)} {want.dtype}; was it written with another configuration?"
+            )
     return jax.tree.map(
         lambda t, x: jax.random.wrap_key_data(x) if _is_key(t) else jnp.asarray(x), template, raw
     )
