@@ -58,6 +58,13 @@ class Environment:
         """
         raise NotImplementedError
 
+    def debug_frame(self, state, params) -> jax.Array:  # pragma: no cover
+        """The ground-truth debug view of ``state``: uint8 (84, 84, 3), standard image
+        layout, what the agent must remember made visible (the path in Mystery Path,
+        the hidden entities in Searing Spotlights, the target tile in Mortar Mayhem).
+        Pure and ``jit``-able; used by ``engram play`` and ``engram record``."""
+        raise NotImplementedError(f"{self.env_id} has no debug view")
+
     def make_params(self, reset_params: dict):  # pragma: no cover
         """Build the params pytree from a validated reset-parameter dict."""
         raise NotImplementedError
