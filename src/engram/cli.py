@@ -1,16 +1,18 @@
-"""The ``engram`` command line: ``engram train``."""
+"""The ``engram`` command line: ``engram train``, ``engram play``, ``engram record``."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import tyro
 
+from engram.play import PlayConfig, play
+from engram.record import RecordConfig, record
 from engram.train import NonFiniteLossError, TrainConfig, train
 
 
 def _train(config: TrainConfig) -> None:
-    """Train a PPO memory agent on an environment and evaluate it."""
     try:
         train(config)
     except NonFiniteLossError as e:
@@ -18,24 +20,39 @@ def _train(config: TrainConfig) -> None:
         raise SystemExit(1) from None
 
 
+#: command -> (config dataclass, function, one-line description)
+COMMANDS: dict[str, tuple[type, Callable, str]] = {
+    "train": (TrainConfig, _train, "train a PPO memory agent on an environment"),
+    "play": (PlayConfig, play, "play an environment with the keyboard"),
+    "record": (RecordConfig, record, "write episodes of a policy to an MP4 or GIF"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: engram {" + ",".join(COMMANDS) + "} [options]", ""]
+    lines += [f"  {name:<8}{desc}" for name, (_, _, desc) in COMMANDS.items()]
+    lines += ["", "engram COMMAND --help lists a command's options."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``engram`` console script."""
-    commands = {"train": _train}
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in commands:
-        config = tyro.cli(
-            TrainConfig, args=args[1:], prog=f"engram {args[0]}", description=TrainConfig.__doc__
-        )
-        try:
-            commands[args[0]](config)
-        except ValueError as e:  # bad configuration: one clear line, no traceback
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
-        return
-    print(
-        "usage: engram {train} [options]   (engram train --help for the options)", file=sys.stderr
+    if not args or args[0] not in COMMANDS:
+        help_asked = bool(args) and args[0] in ("-h", "--help")
+        if args and not help_asked:
+            print(f"error: unknown command {args[0]!r}", file=sys.stderr)
+        print(_usage(), file=sys.stdout if help_asked else sys.stderr)
+        raise SystemExit(0 if help_asked else 2)
+    config_cls, run, _ = COMMANDS[args[0]]
+    config = tyro.cli(
+        config_cls, args=args[1:], prog=f"engram {args[0]}", description=config_cls.__doc__
     )
-    raise SystemExit(0 if args and args[0] in ("-h", "--help") else 2)
+    try:
+        run(config)
+    except (ValueError, ImportError) as e:  # bad input or missing extra: one clear line
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ B_MAX_COMMANDS = 20  # MortarMayhemTaskBEnv.max_num_commands
 # Tile colours (MortarTile): fill and 1-px border (width int(4 * 0.25)).
 _BLUE, _LIGHT_BLUE = (21, 43, 77), (29, 60, 107)
 _RED, _LIGHT_RED = (81, 18, 26), (112, 24, 36)
+_GREEN, _LIGHT_GREEN = (20, 90, 40), (30, 130, 60)  # debug view only
 
 
 @dataclass(frozen=True)
@@ -661,9 +662,10 @@ class MortarMayhem(Environment):
         return new, reward, done, success
 
     # ---------------------------------------------------------------- render
-    def _arena_image(self, state: State, params: Params) -> jax.Array:
+    def _arena_image(self, state: State, params: Params, debug: bool = False) -> jax.Array:
         """Black screen with the arena: 14-px tiles with a 1-px lighter border; during a
-        check (and with ``visual_feedback``) every tile but the target is red."""
+        check (and with ``visual_feedback``) every tile but the target is red. ``debug``
+        paints the current target tile green (not in the original: the debug view)."""
         left = self._arena_left(params)
         p = jnp.arange(SCREEN) - left
         inside = (p >= 0) & (p < TILE * params.arena_size)
@@ -674,10 +676,28 @@ class MortarMayhem(Environment):
         border = border1[:, None] | border1[None, :]
         is_target = (tile1[None, :] == state.target[0]) & (tile1[:, None] == state.target[1])
         red = state.tiles_on & params.visual_feedback & ~is_target
-        colors = jnp.asarray([_BLUE, _LIGHT_BLUE, _RED, _LIGHT_RED], jnp.uint8)
+        colors = jnp.asarray(
+            [_BLUE, _LIGHT_BLUE, _RED, _LIGHT_RED, _GREEN, _LIGHT_GREEN], jnp.uint8
+        )
         which = border.astype(jnp.int32) + 2 * red.astype(jnp.int32)
+        if debug:
+            which = jnp.where(is_target, border.astype(jnp.int32) + 4, which)
         img = colors[which]
         return jnp.where(inside2[..., None], img, jnp.uint8(0))
+
+    def debug_frame(self, state: State, params: Params) -> jax.Array:
+        """The arena with the tile the agent must reach next painted green, and the agent.
+
+        Returns uint8 (84, 84, 3). During the command display the target shown is the
+        spawn tile (the sequence has not started); the symbols are not drawn.
+        """
+        pose = (state.sprite_rotation, state.sprite_pos) if self.variant.endless else None
+        rot, pos = pose if pose is not None else (state.rotation, state.pos)
+        img = self._arena_image(state, params, debug=True)
+        h = self._sprite_half
+        return blit(
+            img, self._sprite_rgb[rot // 45], self._sprite_mask[rot // 45], pos[0] - h, pos[1] - h
+        )
 
     def _observation(self, state, params, symbol, sprite_rotation, sprite_pos):
         img = self._arena_image(state, params)
