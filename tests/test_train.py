@@ -151,7 +151,8 @@ def test_cli_without_a_command_prints_usage(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([])
     assert exit_info.value.code == 2
-    assert "engram {train}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "train" in err and "play" in err and "record" in err
 
 
 def test_advantage_normalisation_default_follows_the_environment():
@@ -183,3 +184,87 @@ def test_checkpoint_of_another_configuration_is_refused(finished, tmp_path):
     other = Trainer(tiny(tmp_path, memory_hidden=16)).init(jax.random.key(0))
     with pytest.raises(ValueError, match=r"has shape .* the configuration expects"):
         load_checkpoint(run / "checkpoint.msgpack", other)
+
+
+def _leaves(ts):
+    return [
+        np.asarray(
+            jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+        )
+        for x in jax.tree.leaves(ts)
+    ]
+
+
+@pytest.mark.parametrize("interruption", [RuntimeError, KeyboardInterrupt])
+def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, monkeypatch, interruption):
+    """A run killed during update 3 (RuntimeError: no checkpoint beyond update 2;
+    KeyboardInterrupt: Ctrl-C writes one of update 2) and resumed ends with the same
+    parameters, optimiser, environment states and key as a run never interrupted."""
+    kw = dict(total_steps=64, checkpoint_every=2 if interruption is RuntimeError else 0)
+    train(tiny(tmp_path, run_name="full", **kw), console=quiet()[0])
+
+    class Killed(Trainer):
+        def __init__(self, config):
+            super().__init__(config)
+            real = self.update
+
+            def update(ts):
+                if int(ts.update) == 2:
+                    raise interruption("killed")
+                return real(ts)
+
+            self.update = update
+
+    monkeypatch.setattr(train_module, "Trainer", Killed)
+    with pytest.raises(interruption):
+        train(tiny(tmp_path, run_name="killed", **kw), console=quiet()[0])
+    monkeypatch.setattr(train_module, "Trainer", Trainer)
+    console, out = quiet()
+    summary = train(TrainConfig(resume=str(tmp_path / "killed")), console=console)
+    assert "resuming" in out.getvalue() and "after update 2/4" in out.getvalue()
+
+    template = Trainer(tiny(tmp_path, **kw)).init(jax.random.key(0))
+    full = load_checkpoint(tmp_path / "full" / "checkpoint.msgpack", template)
+    resumed = load_checkpoint(tmp_path / "killed" / "checkpoint.msgpack", template)
+    assert int(resumed.update) == 4
+    for a, b in zip(_leaves(full), _leaves(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    expected = json.loads((tmp_path / "full" / "eval.json").read_text())
+    assert summary["returns"] == expected["returns"]
+
+
+def test_resume_refuses_missing_and_corrupt_runs_without_writing(finished, tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        train(TrainConfig(resume=str(tmp_path / "nowhere")))
+    run, _, _ = finished
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((run / "config.json").read_text())
+    with pytest.raises(ValueError, match="has no checkpoint"):
+        train(TrainConfig(resume=str(broken)))
+    garbage = b"\x93not a checkpoint"
+    (broken / "checkpoint.msgpack").write_bytes(garbage)
+    before = sorted(p.name for p in broken.iterdir())
+    with pytest.raises(ValueError, match="unreadable"):
+        train(TrainConfig(resume=str(broken)))
+    assert sorted(p.name for p in broken.iterdir()) == before
+    assert (broken / "checkpoint.msgpack").read_bytes() == garbage
+
+
+def test_cli_resume_refuses_other_options(finished, capsys):
+    run, _, _ = finished
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--resume", str(run), "--lr", "0.1"])
+    assert "--lr" in capsys.readouterr().err
+
+
+def test_config_file_gives_defaults_that_the_command_line_overrides(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"env": "MortarMayhem-v0", "num_minibatches": 3}))
+    # The file's num_minibatches meets the command line's num_envs: both were read.
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--config", str(path), "--num-envs", "4"])
+    assert "num_minibatches: got 3, must divide num_envs (4)" in capsys.readouterr().err
+    path.write_text(json.dumps({"env": "MortarMayhem-v0", "learning_rate": 1e-3}))
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['learning_rate'\]"):
+        TrainConfig.from_file(path)

@@ -28,6 +28,36 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
 }
 
 
+def _flag_value(args: list[str], flag: str) -> str | None:
+    """The value of ``--flag VALUE`` or ``--flag=VALUE`` in ``args`` (last one wins)."""
+    value = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def _defaults(command: str, args: list[str]):
+    """``engram train --config FILE``: the file's values become the defaults that the
+    other command-line options override."""
+    if command != "train":
+        return None
+    path = _flag_value(args, "--config")
+    return TrainConfig.from_file(path) if path else None
+
+
+def _check_resume_alone(args: list[str]) -> None:
+    """A resumed run keeps its saved configuration; other options would silently differ."""
+    others = [a for a in args if a.startswith("--") and a.split("=")[0] != "--resume"]
+    if others:
+        raise ValueError(
+            f"resume: the run continues with its saved config.json; other options "
+            f"({', '.join(others)}) cannot be combined with --resume"
+        )
+
+
 def _usage() -> str:
     lines = ["usage: engram {" + ",".join(COMMANDS) + "} [options]", ""]
     lines += [f"  {name:<8}{desc}" for name, (_, _, desc) in COMMANDS.items()]
@@ -45,10 +75,17 @@ def main(argv: list[str] | None = None) -> None:
         print(_usage(), file=sys.stdout if help_asked else sys.stderr)
         raise SystemExit(0 if help_asked else 2)
     config_cls, run, _ = COMMANDS[args[0]]
-    config = tyro.cli(
-        config_cls, args=args[1:], prog=f"engram {args[0]}", description=config_cls.__doc__
-    )
     try:
+        default = _defaults(args[0], args[1:])
+        config = tyro.cli(
+            config_cls,
+            args=args[1:],
+            prog=f"engram {args[0]}",
+            description=config_cls.__doc__,
+            default=default,
+        )
+        if args[0] == "train" and config.resume is not None:
+            _check_resume_alone(args[1:])
         run(config)
     except (ValueError, ImportError) as e:  # bad input or missing extra: one clear line
         print(f"error: {e}", file=sys.stderr)

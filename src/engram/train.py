@@ -107,6 +107,55 @@ class TrainConfig:
     50 seeds x 3 repetitions = 150)."""
     eval_deterministic: bool = False
     """Evaluate with the most likely action instead of sampling."""
+    config: str | None = None
+    """Read the defaults of every option from this JSON file (e.g. a run's config.json);
+    options given on the command line override it."""
+    resume: str | None = None
+    """Continue the run in this folder from its last checkpoint, with the configuration
+    saved there (no other option may be given)."""
+
+    #: Fields that say how to start, not what to train: not saved with a run.
+    LAUNCH_FIELDS = ("config", "resume")
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "configuration") -> TrainConfig:
+        """Build a config from a dict such as a run's ``config.json``.
+
+        Raises:
+            ValueError: naming the unknown keys (e.g. a file of another program).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown option(s) {unknown}; known: {sorted(names)}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a config from a JSON file (a run's ``config.json`` or one written by hand).
+
+        Raises:
+            ValueError: the file is missing, not JSON, or has unknown keys.
+        """
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"config: {path} does not exist") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config: {path} is not valid JSON ({e})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config: {path} must hold a JSON object of options")
+        return cls.from_dict(values, source=f"config {path}")
+
+    def resolved(self) -> dict:
+        """The configuration a run saves: per-environment defaults filled in, launch
+        fields (``config``, ``resume``) left out."""
+        out = dataclasses.asdict(self)
+        out["normalize_advantages"] = self.advantage_normalization
+        for name in self.LAUNCH_FIELDS:
+            out.pop(name)
+        return out
 
     def validate(self) -> None:
         """Check every field before anything is compiled.
@@ -414,10 +463,15 @@ def load_checkpoint(path: Path, template: TrainState) -> TrainState:
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: if the file does not match the template's structure (another config).
+        ValueError: if the file is unreadable (damaged) or does not match the template's
+            structure (another configuration).
     """
     raw_template = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, template)
-    raw = flax.serialization.from_bytes(raw_template, Path(path).read_bytes())
+    data = Path(path).read_bytes()
+    try:
+        raw = flax.serialization.from_bytes(raw_template, data)
+    except Exception as e:  # msgpack and flax raise assorted errors on damaged files
+        raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e})") from None
     # flax restores whatever arrays the file holds; a checkpoint of another configuration
     # would load silently with the wrong shapes, so compare leaf by leaf.
     paths = jax.tree_util.tree_flatten_with_path(raw_template)[0]
@@ -445,17 +499,45 @@ def _run_folder(c: TrainConfig) -> Path:
     return path
 
 
+CHECKPOINT = "checkpoint.msgpack"
+
+
+def open_run(run_dir: str | Path) -> tuple[TrainConfig, Trainer, TrainState]:
+    """Load a run folder written by :func:`train`: its configuration, the compiled
+    trainer and the last checkpoint.
+
+    Raises:
+        ValueError: the folder, its ``config.json`` or its checkpoint is missing, or the
+            checkpoint is unreadable (corrupt) or of another configuration. Nothing is
+            written.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ValueError(f"resume: {run} is not a folder")
+    if not (run / "config.json").is_file():
+        raise ValueError(f"resume: {run} has no config.json; is it a run folder of engram train?")
+    if not (run / CHECKPOINT).is_file():
+        raise ValueError(f"resume: {run} has no {CHECKPOINT} (the run stopped before its first)")
+    config = TrainConfig.from_file(run / "config.json")
+    trainer = Trainer(config)
+    template = trainer.init(jax.random.key(config.seed))
+    return config, trainer, load_checkpoint(run / CHECKPOINT, template)
+
+
 def train(config: TrainConfig, console=None) -> dict:
     """Train, printing progress, and evaluate the final policy.
 
     Writes to ``run_dir/run_name``: ``config.json``, TensorBoard events (CleanRL metric
-    names), ``checkpoint.msgpack`` and ``eval.json``.
+    names), ``checkpoint.msgpack`` and ``eval.json``. With ``config.resume`` set, the run
+    in that folder continues from its last checkpoint with its saved configuration; on a
+    CPU the result is bit for bit that of an uninterrupted run. Ctrl-C writes a checkpoint
+    of the last completed update before stopping.
 
     Returns:
         the evaluation summary (also in ``eval.json``) plus ``run_dir``.
 
     Raises:
-        ValueError: for an invalid configuration (before compilation).
+        ValueError: for an invalid configuration or resume folder (before compilation).
         NonFiniteLossError: if a loss becomes NaN or infinite.
     """
     from rich.console import Console
@@ -464,29 +546,35 @@ def train(config: TrainConfig, console=None) -> dict:
 
     from engram.eval import evaluate
 
-    config.validate()
     console = console or Console()
-    c = config
-    run = _run_folder(c)
-    # The resolved configuration: per-environment defaults filled in.
-    resolved = json.dumps(
-        dict(dataclasses.asdict(c), normalize_advantages=c.advantage_normalization), indent=2
-    )
-    (run / "config.json").write_text(resolved)
-    writer = SummaryWriter(str(run))
-    writer.add_text("config", resolved)
+    if config.resume is not None:
+        run = Path(config.resume)
+        c, trainer, ts = open_run(run)
+        done = int(ts.update)
+        console.print(f"resuming {run} after update {done}/{c.num_updates}")
+    else:
+        config.validate()
+        c = config
+        run = _run_folder(c)
+        # The resolved configuration: per-environment defaults filled in.
+        (run / "config.json").write_text(json.dumps(c.resolved(), indent=2))
+        trainer = Trainer(c)
+        ts = trainer.init(jax.random.key(c.seed))
+        done = 0
+    steps_per_update = c.num_envs * c.num_steps
+    # Events after the checkpoint were written by the killed process: purge_step drops them.
+    writer = SummaryWriter(str(run), purge_step=done * steps_per_update if done else None)
+    if not done:
+        writer.add_text("config", json.dumps(c.resolved(), indent=2))
     console.print(
         f"[bold]engram train[/bold] {c.env} agent={c.agent} seed={c.seed}: "
         f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
         f"on {jax.devices()[0].platform.upper()} -> {run}"
     )
-    trainer = Trainer(c)
-    ts = trainer.init(jax.random.key(c.seed))
     console.print("compiling the update (takes a minute on a CPU) ...")
-    steps_per_update = c.num_envs * c.num_steps
     total_steps = c.num_updates * steps_per_update
     recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
-    ckpt = run / "checkpoint.msgpack"
+    ckpt = run / CHECKPOINT
     start = time.time()
     measured_from, measured_steps = None, 0
     columns = [
@@ -497,9 +585,19 @@ def train(config: TrainConfig, console=None) -> dict:
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("training", total=total_steps, info="")
-        for u in range(1, c.num_updates + 1):
-            ts, m = trainer.update(ts)
+        task = progress.add_task(
+            "training", total=total_steps, completed=done * steps_per_update, info=""
+        )
+        for u in range(done + 1, c.num_updates + 1):
+            try:
+                ts, m = trainer.update(ts)
+            except KeyboardInterrupt:
+                save_checkpoint(ckpt, ts)  # ts is the last completed update
+                progress.console.print(
+                    f"interrupted: checkpoint of update {int(ts.update)} written; continue "
+                    f"with  engram train --resume {run}"
+                )
+                raise
             m = jax.device_get(m)
             if not all(math.isfinite(float(m[k])) for k in ("loss", "policy_loss", "value_loss")):
                 raise NonFiniteLossError(
@@ -508,7 +606,7 @@ def train(config: TrainConfig, console=None) -> dict:
                     f"good checkpoint is {ckpt if ckpt.exists() else 'not written yet'}."
                 )
             now = time.time()
-            if measured_from is None:  # the first update includes compilation
+            if measured_from is None:  # the first update of a process includes compilation
                 measured_from = now
             else:
                 measured_steps += steps_per_update
@@ -532,12 +630,12 @@ def train(config: TrainConfig, console=None) -> dict:
             if trainer.has_success:
                 info += f"  success {succ:.2f}"
             progress.update(task, completed=step, info=info)
-            if u == 1:
+            if u == done + 1:
                 progress.console.print(
                     f"first update (with compilation) took {now - start:.0f} s; return and "
                     "success are means over the episodes of the last 10 updates"
                 )
-            if u == 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
+            if u == done + 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
                 progress.console.print(f"update {u:>5}/{c.num_updates}  steps {step:>9,}  {info}")
             if c.checkpoint_every and u % c.checkpoint_every == 0:
                 save_checkpoint(ckpt, ts)
