@@ -34,7 +34,8 @@ def tiny(tmp_path, **kw) -> TrainConfig:
         total_steps=48,
         memory_hidden=8,
         hidden=8,
-        eval_episodes=3,
+        eval_levels=3,
+        eval_repetitions=1,
         checkpoint_every=1,
         run_dir=str(tmp_path),
         run_name="run",
@@ -268,3 +269,43 @@ def test_config_file_gives_defaults_that_the_command_line_overrides(tmp_path, ca
     path.write_text(json.dumps({"env": "MortarMayhem-v0", "learning_rate": 1e-3}))
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['learning_rate'\]"):
         TrainConfig.from_file(path)
+
+
+def test_repetitions_of_a_level_meet_the_same_level(tmp_path):
+    """The paper's protocol: a greedy policy on the same level repeats the same episode;
+    different levels differ."""
+    from engram.eval import evaluate
+
+    trainer = Trainer(tiny(tmp_path, env="MortarMayhem-v0"))
+    ts = trainer.init(jax.random.key(0))
+    r = evaluate(trainer, ts.params, levels=6, seed=11, repetitions=3, deterministic=True)
+    assert r["episodes"] == 18 and r["level"] == [i for i in range(6) for _ in range(3)]
+    lengths = np.asarray(r["lengths"]).reshape(6, 3)
+    assert (lengths == lengths[:, :1]).all()
+    # Random actions from the same seed still differ between repetitions.
+    rnd = evaluate(trainer, ts.params, levels=6, seed=11, repetitions=3, random_policy=True)
+    assert len(set(rnd["lengths"])) > 1
+
+
+def test_engram_eval_saves_episodes_and_rliable_aggregates(finished, capsys):
+    run, _, _ = finished
+    cli.main(["eval", str(run), "--levels", "4", "--repetitions", "2", "--bootstrap-reps", "200"])
+    printed = capsys.readouterr().out
+    assert "IQM return" in printed and "random" in printed
+    saved = json.loads((run / "evaluation.json").read_text())
+    for policy in ("agent", "random"):
+        r = saved[policy]
+        returns = np.asarray(r["returns"])
+        assert returns.shape == (8,) and r["levels"] == 4 and r["repetitions"] == 2
+        assert r["return_mean"] == pytest.approx(returns.mean())
+        lo, hi = r["return_iqm_ci"]
+        assert returns.min() <= lo <= r["return_iqm"] <= hi <= returns.max()
+        assert 0.0 <= r["success_mean"] <= 1.0
+    assert saved["env"] == "MortarMayhem-Grid-v0" and saved["update"] == 3
+
+
+def test_engram_eval_of_a_missing_run_is_one_clear_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["eval", str(tmp_path / "none")])
+    assert e.value.code == 2
+    assert "is not a folder" in capsys.readouterr().err

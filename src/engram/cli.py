@@ -1,4 +1,4 @@
-"""The ``engram`` command line: ``engram train``, ``engram play``, ``engram record``."""
+"""The ``engram`` command line: ``train``, ``eval``, ``play`` and ``record``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import tyro
 
+from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
 from engram.record import RecordConfig, record
 from engram.train import NonFiniteLossError, TrainConfig, train
@@ -23,6 +24,7 @@ def _train(config: TrainConfig) -> None:
 #: command -> (config dataclass, function, one-line description)
 COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "train": (TrainConfig, _train, "train a PPO memory agent on an environment"),
+    "eval": (EvalConfig, evaluate_run, "evaluate a trained run on unseen levels"),
     "play": (PlayConfig, play, "play an environment with the keyboard"),
     "record": (RecordConfig, record, "write episodes of a policy to an MP4 or GIF"),
 }

@@ -1,62 +1,96 @@
-"""Evaluation of a trained policy: one episode in each of N parallel environments."""
+"""Evaluation of a policy with the Memory Gym paper's protocol.
+
+The paper evaluates every checkpoint on 50 level seeds never used in training, 3 episodes
+per seed (reference section 5). Here a *level* is everything the environment draws at
+random: the reset key and the key of every environment step are derived from the level's
+key alone, so the repetitions of a level meet the same level and differ only in the
+policy's sampled actions. All episodes run in parallel, one per vmapped environment.
+
+Aggregates follow rliable (Agarwal et al., 2021): the interquartile mean (IQM) and the
+mean with stratified-bootstrap 95% confidence intervals over episodes.
+"""
 
 from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
 from engram.models import greedy_action, sample_action
+
+#: Level seeds of evaluation are ``seed + LEVEL_SEED_OFFSET``: far from the training seed,
+#: whose levels come from ``jax.random.key(seed)``.
+LEVEL_SEED_OFFSET = 1_000_003
 
 
 def evaluate(
     trainer,
     params,
-    episodes: int,
+    levels: int,
     seed: int,
+    repetitions: int = 1,
     deterministic: bool = False,
     chunk: int = 128,
     max_steps: int = 100_000,
     random_policy: bool = False,
 ) -> dict:
-    """Play ``episodes`` episodes (one per environment, level seeds drawn from ``seed``).
+    """Play ``repetitions`` episodes on each of ``levels`` levels, all in parallel.
 
     Args:
         trainer: a :class:`engram.train.Trainer` (environment, agent and action layout).
         params: the agent's parameters.
-        episodes: number of episodes, played in parallel.
-        seed: seed of the level and action keys; use one not used in training.
+        levels: number of distinct levels (level seeds).
+        seed: seed of the levels; use one not used in training (see
+            :data:`LEVEL_SEED_OFFSET`). The same seed gives the same levels to every
+            policy, so a trained agent and the random baseline meet the same levels.
+        repetitions: episodes per level (the paper: 3).
         deterministic: take the most likely action instead of sampling.
         chunk: steps compiled into one call (the loop stops once every episode ended).
         max_steps: give up after this many steps (an episode still running is reported
             with ``done`` False).
-        random_policy: ignore ``params`` and pick actions uniformly at random: the
-            baseline a trained agent must beat, on the same level seeds.
+        random_policy: ignore ``params`` and pick actions uniformly at random.
 
     Returns:
-        a JSON-ready dict: ``returns``, ``lengths``, ``success`` (None if the environment
-        has no success flag) and ``done`` per episode; ``mean_return``, ``std_return``,
-        ``mean_length``, ``success_rate``.
+        a JSON-ready dict: per episode (level-major order) ``level``, ``returns``,
+        ``lengths``, ``success`` (None if the environment has no success flag) and
+        ``done``; ``mean_return``, ``std_return``, ``mean_length``, ``success_rate``.
+
+    Raises:
+        ValueError: ``levels`` or ``repetitions`` below 1.
     """
+    for name, value in (("levels", levels), ("repetitions", repetitions)):
+        if value < 1:
+            raise ValueError(f"{name}: got {value}, expected an int >= 1")
     env = trainer.env.unwrapped
     env_params = trainer.env_params
-    key = jax.random.key(seed)
-    k_env, key = jax.random.split(key)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(k_env, episodes), env_params
-    )
+    episodes = levels * repetitions
+    k_levels, k_actions = jax.random.split(jax.random.key(seed))
+    level_keys = jnp.repeat(jax.random.split(k_levels, levels), repetitions, axis=0)
+    action_keys = jax.random.split(k_actions, episodes)
+    reset_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(level_keys)
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
     carry = trainer.agent.initial_carry(episodes)
     first = jnp.ones((episodes,), bool)
     alive = jnp.ones((episodes,), bool)
     ret = jnp.zeros((episodes,), jnp.float32)
     length = jnp.zeros((episodes,), jnp.int32)
     success = jnp.zeros((episodes,), bool)
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
 
     @jax.jit
     def run(c):
         def one(c, _):
-            obs, state, carry, first, alive, ret, length, success, key = c
-            key, k_act, k_env = jax.random.split(key, 3)
+            obs, state, carry, first, alive, ret, length, success, t = c
+            # Step t of every episode: env key from its level, action key from the episode.
+            k_env, k_act = fold(level_keys, t + 1), fold(action_keys, t)
             if random_policy:
                 logits = jnp.zeros((episodes, sum(trainer.dims)))
             else:
@@ -64,9 +98,9 @@ def evaluate(
             if deterministic and not random_policy:
                 action = greedy_action(logits, trainer.dims)
             else:
-                action = sample_action(k_act, logits, trainer.dims)
+                action = jax.vmap(lambda k, lg: sample_action(k, lg, trainer.dims))(k_act, logits)
             obs, state, r, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(k_env, episodes), state, trainer.env_action(action), env_params
+                k_env, state, trainer.env_action(action), env_params
             )
             ret = ret + jnp.where(alive, r, 0.0)
             length = length + alive
@@ -83,12 +117,12 @@ def evaluate(
                 ret,
                 length,
                 success,
-                key,
+                t + 1,
             ), None
 
         return jax.lax.scan(one, c, None, chunk)[0]
 
-    c = (obs, state, carry, first, alive, ret, length, success, key)
+    c = (obs, state, carry, first, alive, ret, length, success, jnp.int32(0))
     for _ in range(0, max_steps, chunk):
         c = run(c)
         if not bool(c[4].any()):
@@ -97,14 +131,151 @@ def evaluate(
     returns = np.asarray(ret, float)
     return {
         "episodes": episodes,
+        "levels": levels,
+        "repetitions": repetitions,
+        "seed": seed,
         "policy": "random" if random_policy else "agent",
         "deterministic": deterministic and not random_policy,
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
         "mean_length": float(np.mean(length)),
         "success_rate": float(np.mean(success)) if trainer.has_success else None,
+        "level": np.repeat(np.arange(levels), repetitions).tolist(),
         "returns": returns.tolist(),
         "lengths": np.asarray(length).tolist(),
         "success": np.asarray(success).tolist() if trainer.has_success else None,
         "done": (~np.asarray(alive)).tolist(),
     }
+
+
+def interval_estimates(values, reps: int = 2000, seed: int = 0) -> dict:
+    """IQM and mean of per-episode ``values`` with 95% stratified-bootstrap confidence
+    intervals, computed by rliable.
+
+    Args:
+        values: 1-d sequence of per-episode scores (returns or 0/1 successes).
+        reps: bootstrap resamples.
+        seed: seed of the bootstrap (results are reproducible).
+
+    Returns:
+        ``{"iqm": x, "iqm_ci": [lo, hi], "mean": x, "mean_ci": [lo, hi]}`` as floats.
+    """
+    from rliable import library as rly
+    from rliable import metrics
+
+    scores = np.asarray(values, float).reshape(-1, 1)  # rliable: (runs, tasks)
+    with warnings.catch_warnings():
+        # rliable hands arch a RandomState, which arch deprecates; results are unchanged.
+        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+        point, ci = rly.get_interval_estimates(
+            {"policy": scores},
+            lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)]),
+            reps=reps,
+            random_state=np.random.RandomState(seed),
+        )
+    (iqm, mean), (lo, hi) = point["policy"], ci["policy"]
+    return {
+        "iqm": float(iqm),
+        "iqm_ci": [float(lo[0]), float(hi[0])],
+        "mean": float(mean),
+        "mean_ci": [float(lo[1]), float(hi[1])],
+    }
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate a trained run on unseen levels (the paper's protocol: 50 level seeds x 3 episodes), beside a random policy on the same levels."""  # noqa: E501
+
+    run_dir: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
+    """A run folder written by engram train (config.json and checkpoint.msgpack)."""
+    levels: int = 50
+    """Level seeds, none of them used in training."""
+    repetitions: int = 3
+    """Episodes per level."""
+    seed: int | None = None
+    """Seed of the levels; default the run's seed + 1,000,003 (the levels of the final
+    evaluation of engram train)."""
+    deterministic: bool = False
+    """Take the most likely action instead of sampling."""
+    baseline: bool = True
+    """Also evaluate a uniformly random policy on the same levels."""
+    bootstrap_reps: int = 2000
+    """Bootstrap resamples of the confidence intervals."""
+    out: str | None = None
+    """Where to save the results (JSON); default RUN_DIR/evaluation.json."""
+
+
+def evaluate_run(config: EvalConfig, console=None) -> dict:
+    """``engram eval``: load a run's last checkpoint, evaluate, print and save.
+
+    Returns:
+        ``{"agent": summary, "random": summary or None}``; each summary has the per-episode
+        results of :func:`evaluate` and the aggregates of :func:`interval_estimates` for
+        the return (``return_*``) and, where the task has one, success (``success_*``).
+
+    Raises:
+        ValueError: a bad field (named), or a run folder that is missing or damaged.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from engram.train import open_run
+
+    for name in ("levels", "repetitions", "bootstrap_reps"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name}: got {getattr(config, name)}, expected an int >= 1")
+    console = console or Console()
+    train_config, trainer, ts = open_run(config.run_dir)
+    seed = train_config.seed + LEVEL_SEED_OFFSET if config.seed is None else config.seed
+    console.print(
+        f"evaluating {config.run_dir} (update {int(ts.update)}/{train_config.num_updates}) on "
+        f"{config.levels} levels x {config.repetitions} episodes, level seed {seed}"
+    )
+    started = time.time()
+    results = {}
+    for policy in ("agent", "random") if config.baseline else ("agent",):
+        summary = evaluate(
+            trainer,
+            ts.params,
+            config.levels,
+            seed,
+            repetitions=config.repetitions,
+            deterministic=config.deterministic,
+            random_policy=policy == "random",
+        )
+        for metric, values in (("return", summary["returns"]), ("success", summary["success"])):
+            if values is not None:
+                estimates = interval_estimates(values, reps=config.bootstrap_reps)
+                summary.update({f"{metric}_{k}": v for k, v in estimates.items()})
+        results[policy] = summary
+    results.setdefault("random", None)
+    results["env"] = train_config.env
+    results["update"] = int(ts.update)
+    results["seconds"] = time.time() - started
+
+    table = Table(title=f"{train_config.env}, {results['agent']['episodes']} episodes each")
+    for column in ("policy", "mean return (95% CI)", "IQM return (95% CI)", "mean length"):
+        table.add_column(column)
+    if trainer.has_success:
+        table.add_column("success (95% CI)")
+    for policy in ("agent", "random"):
+        r = results[policy]
+        if r is None:
+            continue
+        row = [
+            policy + (" (greedy)" if r["deterministic"] else ""),
+            f"{r['return_mean']:.3f} [{r['return_mean_ci'][0]:.3f}, {r['return_mean_ci'][1]:.3f}]",
+            f"{r['return_iqm']:.3f} [{r['return_iqm_ci'][0]:.3f}, {r['return_iqm_ci'][1]:.3f}]",
+            f"{r['mean_length']:.1f}",
+        ]
+        if trainer.has_success:
+            lo, hi = r["success_mean_ci"]
+            row.append(f"{r['success_mean']:.2f} [{lo:.2f}, {hi:.2f}]")
+        table.add_row(*row)
+    console.print(table)
+    out = Path(config.out) if config.out else Path(config.run_dir) / "evaluation.json"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(out)
+    console.print(f"saved per-episode results and aggregates to {out}")
+    return results

@@ -102,9 +102,10 @@ class TrainConfig:
     """Name of this run's folder (default: env__agent__seed__time)."""
     checkpoint_every: int = 10
     """Write a checkpoint every this many updates (and always at the end); 0: only at the end."""
-    eval_episodes: int = 150
-    """Episodes of the final evaluation, on level seeds not used in training (the paper:
-    50 seeds x 3 repetitions = 150)."""
+    eval_levels: int = 50
+    """Level seeds of the final evaluation, none used in training (the paper: 50)."""
+    eval_repetitions: int = 3
+    """Episodes per evaluation level (the paper: 3)."""
     eval_deterministic: bool = False
     """Evaluate with the most likely action instead of sampling."""
     config: str | None = None
@@ -173,7 +174,8 @@ class TrainConfig:
             "memory_hidden",
             "hidden",
             "anneal_updates",
-            "eval_episodes",
+            "eval_levels",
+            "eval_repetitions",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -544,7 +546,7 @@ def train(config: TrainConfig, console=None) -> dict:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from tensorboardX import SummaryWriter
 
-    from engram.eval import evaluate
+    from engram.eval import LEVEL_SEED_OFFSET, evaluate, interval_estimates
 
     console = console or Console()
     if config.resume is not None:
@@ -642,17 +644,16 @@ def train(config: TrainConfig, console=None) -> dict:
     save_checkpoint(ckpt, ts)
     elapsed = time.time() - start
     console.print(f"trained {total_steps:,} steps in {elapsed:.0f} s")
-    console.print(f"evaluating on {c.eval_episodes} episodes with unseen level seeds ...")
-    summary = evaluate(
-        trainer,
-        ts.params,
-        c.eval_episodes,
-        seed=c.seed + 1_000_003,
-        deterministic=c.eval_deterministic,
+    console.print(
+        f"evaluating on {c.eval_levels} unseen levels x {c.eval_repetitions} episodes ..."
     )
-    baseline = evaluate(
-        trainer, ts.params, c.eval_episodes, seed=c.seed + 1_000_003, random_policy=True
+    # The same unseen levels for the agent and the random baseline.
+    levels = dict(
+        levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
     )
+    summary = evaluate(trainer, ts.params, deterministic=c.eval_deterministic, **levels)
+    baseline = evaluate(trainer, ts.params, random_policy=True, **levels)
+    summary.update({f"return_{k}": v for k, v in interval_estimates(summary["returns"]).items()})
     summary.update(
         train_seconds=elapsed,
         train_steps=total_steps,
@@ -662,7 +663,10 @@ def train(config: TrainConfig, console=None) -> dict:
     (run / "eval.json").write_text(json.dumps(summary, indent=2))
     writer.add_scalar("eval/episodic_return", summary["mean_return"], total_steps)
     writer.close()
-    line = f"eval: return {summary['mean_return']:.3f} +- {summary['std_return']:.3f}"
+    line = (
+        f"eval: return {summary['mean_return']:.3f} +- {summary['std_return']:.3f} "
+        f"(IQM {summary['return_iqm']:.3f})"
+    )
     if summary.get("success_rate") is not None:
         line += f", success {summary['success_rate']:.2f}"
     line += f"; a random policy on the same levels: {baseline['mean_return']:.3f}"
