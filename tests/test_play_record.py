@@ -113,7 +113,9 @@ def test_record_gif_holds_the_episodes_frames(tmp_path):
     imageio = pytest.importorskip("imageio.v3")
     out = tmp_path / "mm.gif"
     stats = record(
-        RecordConfig("MortarMayhem-v0", out=out, episodes=2, seed=5, options=SHORT_MM, scale=3)
+        RecordConfig(
+            "MortarMayhem-v0", out=out, episodes=2, seed=5, options=SHORT_MM, scale=3, overlay=False
+        )
     )
     assert len(stats) == 2 and all(s.length > 0 for s in stats)
     frames = imageio.imread(out, index=None)
@@ -137,9 +139,15 @@ def test_record_mp4_side_by_side_with_debug_view(tmp_path):
     n = reader.count_frames()
     first = reader.get_data(0)
     reader.close()
-    # One frame for the reset and one per step; the debug view beside the agent's view.
+    # One frame for the reset and one per step; the debug view beside the agent's view,
+    # and the 20-px caption bar below.
     assert n == stats[0].length + 1
-    assert first.shape == (84 * 2, (84 * 2 + 4) * 2, 3)
+    assert first.shape == (84 * 2 + 20, (84 * 2 + 4) * 2, 3)
+
+
+def test_record_agent_policy_needs_a_run_folder(tmp_path):
+    with pytest.raises(ValueError, match="policy: 'agent' needs a run folder"):
+        record(RecordConfig("MortarMayhem-v0", out=tmp_path / "a.gif", policy="agent"))
 
 
 @pytest.mark.parametrize(

@@ -309,3 +309,15 @@ def test_engram_eval_of_a_missing_run_is_one_clear_line(tmp_path, capsys):
         cli.main(["eval", str(tmp_path / "none")])
     assert e.value.code == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_engram_record_films_the_runs_agent(finished, tmp_path, capsys):
+    imageio = pytest.importorskip("imageio.v3")
+    run, _, _ = finished
+    out = tmp_path / "agent.gif"
+    cli.main(["record", str(run), "--out", str(out), "--scale", "1", "--debug", "--deterministic"])
+    printed = capsys.readouterr().out
+    assert "agent" in printed and f"wrote {out}" in printed
+    frames = imageio.imread(out, index=None)
+    # Agent view, 4-px gap, debug view; the caption bar below.
+    assert frames.shape[1:] == (84 + 20, 84 * 2 + 4, 3)

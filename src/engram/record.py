@@ -1,9 +1,11 @@
-"""``engram record ENV_ID``: write episodes of a policy to an MP4 or GIF.
+"""``engram record``: write episodes of a policy to an MP4 or GIF.
 
-Frames are the agent's 84×84 observations, upscaled without interpolation and optionally
-shown beside the ground-truth debug view. The file is written under a temporary name
-and renamed when complete, so an interrupted recording never leaves a truncated video
-under the requested name.
+``engram record ENV_ID`` films a uniformly random policy; ``engram record RUN_DIR`` films
+the agent of a run folder written by ``engram train`` (its last checkpoint, on the run's
+environment). Frames are the agent's 84×84 observations, upscaled without interpolation,
+optionally beside the ground-truth debug view, with the step and return in a bar below.
+The file is written under a temporary name and renamed when complete, so an interrupted
+recording never leaves a truncated video under the requested name.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import jax
 import numpy as np
 import tyro
 
-from engram.render.compose import side_by_side, upscale
+from engram.models import greedy_action, sample_action
+from engram.render.compose import caption, side_by_side, upscale
 from engram.runner import EpisodeRunner, EpisodeStats, parse_options
 
 FORMATS = (".mp4", ".gif")
@@ -25,25 +29,30 @@ FORMATS = (".mp4", ".gif")
 
 @dataclass
 class RecordConfig:
-    """Record episodes of a policy to a video (MP4 or GIF)."""
+    """Record episodes of a random policy (ENV_ID) or of a trained agent (RUN_DIR) to a video (MP4 or GIF)."""  # noqa: E501
 
-    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
-    """Environment id, e.g. MysteryPath-v0; an unknown id prints the valid ones."""
+    target: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID|RUN_DIR")]
+    """An environment id (e.g. MysteryPath-v0) or a run folder of engram train."""
     out: Path = Path("episodes.mp4")
     """Output file; the suffix picks the format: .mp4 (needs imageio-ffmpeg, in the
     ``video`` extra) or .gif."""
-    policy: Literal["random"] = "random"
-    """Who acts: ``random`` samples actions uniformly from the action space."""
+    policy: Literal["random", "agent"] | None = None
+    """Who acts; default: the agent for a run folder, random for an environment id."""
+    deterministic: bool = False
+    """Agent: take the most likely action instead of sampling."""
     episodes: int = 1
     """Number of episodes to record, one after another."""
     seed: int = 0
     """Seed of the environment and policy key."""
     options: tuple[str, ...] = ()
-    """Reset parameters as name=value with the original's names, e.g. arena_size=4."""
+    """Reset parameters as name=value with the original's names, e.g. arena_size=4 (an
+    agent is only filmed on its training environment's defaults)."""
     scale: int = 4
     """Output pixels per observation pixel."""
     debug: bool = False
     """Show the ground-truth debug view beside the agent's view."""
+    overlay: bool = True
+    """A bar below the frames with the episode, step and return."""
     fps: int | None = None
     """Frames per second of the video; default the environment's ``render_fps``."""
     max_episode_steps: int | None = None
@@ -60,8 +69,54 @@ def _check(config: RecordConfig) -> None:
         value = getattr(config, name)
         if value is not None and value < 1:
             raise ValueError(f"{name}: got {value}, expected None or an int >= 1")
-    if config.policy != "random":
-        raise ValueError(f"policy: got {config.policy!r}, expected 'random'")
+    if config.policy not in (None, "random", "agent"):
+        raise ValueError(f"policy: got {config.policy!r}, expected 'random' or 'agent'")
+
+
+class RandomPolicy:
+    """Uniformly random actions from the runner's action space."""
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, runner: EpisodeRunner) -> np.ndarray:
+        return runner.random_action()
+
+
+class AgentPolicy:
+    """The agent of a run folder (last checkpoint), acting on one environment.
+
+    Raises:
+        ValueError: the folder is not a readable run (see :func:`engram.train.open_run`).
+    """
+
+    def __init__(self, run_dir: str | Path, deterministic: bool = False, seed: int = 0):
+        from engram.train import open_run
+
+        config, self.trainer, ts = open_run(run_dir)
+        self.env_id = config.env
+        self.params = ts.params
+        self.deterministic = deterministic
+        self._act = jax.jit(self.trainer.act)
+        self._key = jax.random.key(seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Clear the memory: the next action starts an episode."""
+        self.carry = self.trainer.agent.initial_carry(1)
+        self.first = np.ones((1,), bool)
+
+    def __call__(self, runner: EpisodeRunner) -> np.ndarray:
+        obs = jax.tree.map(lambda x: x[None], runner.obs)  # a batch of one
+        self.carry, logits, _ = self._act(self.params, self.carry, obs, self.first)
+        self.first = np.zeros((1,), bool)
+        dims = self.trainer.dims
+        if self.deterministic:
+            action = greedy_action(logits, dims)
+        else:
+            self._key, key = jax.random.split(self._key)
+            action = sample_action(key, logits, dims)
+        return np.asarray(self.trainer.env_action(action)[0])
 
 
 def _writer(path: Path, fps: int):
@@ -92,23 +147,50 @@ def record(config: RecordConfig) -> list[EpisodeStats]:
         The statistics of each recorded episode (a cut episode has ``truncated=True``).
 
     Raises:
-        ValueError: unknown id, bad reset parameters, or a bad field of ``config``
-            (named in the message). ImportError: MP4 requested without imageio-ffmpeg.
+        ValueError: unknown id or unreadable run folder, bad reset parameters, or a bad
+            field of ``config`` (named in the message). ImportError: MP4 requested
+            without imageio-ffmpeg.
     """
     _check(config)
-    runner = EpisodeRunner(config.env_id, parse_options(config.options), config.seed)
+    is_run = Path(config.target).is_dir()
+    policy_name = config.policy or ("agent" if is_run else "random")
+    if policy_name == "agent":
+        if not is_run:
+            raise ValueError(
+                f"policy: 'agent' needs a run folder of engram train; {config.target!r} is not one"
+            )
+        policy = AgentPolicy(config.target, config.deterministic, config.seed)
+        env_id = policy.env_id
+        if config.options:
+            raise ValueError("options: an agent is filmed on its training environment only")
+    else:
+        policy = RandomPolicy()
+        if is_run:
+            from engram.train import TrainConfig
+
+            env_id = TrainConfig.from_file(Path(config.target) / "config.json").env
+        else:
+            env_id = config.target
+    runner = EpisodeRunner(env_id, parse_options(config.options), config.seed)
     if config.debug and not runner.has_debug_view:
-        raise ValueError(f"debug: {config.env_id} has no debug view")
+        raise ValueError(f"debug: {env_id} has no debug view")
     fps = config.fps or runner.env.render_fps
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.stem}.partial{out.suffix}")
 
-    def picture() -> np.ndarray:
+    def picture(episode: int) -> np.ndarray:
         image = runner.frame()
         if config.debug:
             image = side_by_side(image, runner.debug_frame())
-        return upscale(image, config.scale)
+        image = upscale(image, config.scale)
+        if config.overlay:
+            text = (
+                f"{env_id}  {policy_name}  episode {episode + 1}  step {runner.length}  "
+                f"return {runner.episode_return:.2f}"
+            )
+            image = caption(image, text)
+        return image
 
     recorded: list[EpisodeStats] = []
     frames = 0
@@ -116,16 +198,17 @@ def record(config: RecordConfig) -> list[EpisodeStats]:
     try:
         for episode in range(config.episodes):
             runner.reset()
-            writer.append_data(picture())
+            policy.reset()
+            writer.append_data(picture(episode))
             frames += 1
             stats = None
             while stats is None:
-                stats = runner.step(runner.random_action())
-                writer.append_data(picture())
+                stats = runner.step(policy(runner))
+                # The last frame is the one after the final action (before any reset).
+                writer.append_data(picture(episode))
                 frames += 1
                 if stats is None and runner.length == config.max_episode_steps:
                     stats = EpisodeStats(runner.episode_return, runner.length, True)
-            # The last frame is the one after the final action (before any reset).
             recorded.append(stats)
             print(f"episode {episode + 1}/{config.episodes}: {stats.summary()}", flush=True)
         writer.close()
@@ -134,5 +217,5 @@ def record(config: RecordConfig) -> list[EpisodeStats]:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, out)
-    print(f"wrote {out} ({frames} frames at {fps} fps, {len(recorded)} episodes)")
+    print(f"wrote {out} ({frames} frames at {fps} fps, {len(recorded)} episodes, {policy_name})")
     return recorded

@@ -43,3 +43,14 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = GAP) -> np.ndar
         raise ValueError(f"side_by_side: heights differ ({left.shape[0]} vs {right.shape[0]})")
     band = np.full((left.shape[0], gap, 3), 32, np.uint8)
     return np.concatenate([left, band, right], axis=1)
+
+
+def caption(image: np.ndarray, text: str, height: int = 20) -> np.ndarray:
+    """``image`` with a dark ``height``-px bar below it holding ``text`` (Pillow's
+    built-in bitmap font), so numbers such as the step and return never cover pixels
+    the agent sees. Returns uint8 (H + height, W, 3)."""
+    from PIL import Image, ImageDraw
+
+    bar = Image.new("RGB", (image.shape[1], height), (24, 24, 24))
+    ImageDraw.Draw(bar).text((4, (height - 11) // 2), text, fill=(235, 235, 235))
+    return np.concatenate([image, np.asarray(bar, np.uint8)], axis=0)
