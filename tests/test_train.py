@@ -3,6 +3,7 @@ checkpoints, the NaN guard, configuration errors and the command line."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import io
 import json
 
@@ -321,3 +322,38 @@ def test_engram_record_films_the_runs_agent(finished, tmp_path, capsys):
     frames = imageio.imread(out, index=None)
     # Agent view, 4-px gap, debug view; the caption bar below.
     assert frames.shape[1:] == (84 + 20, 84 * 2 + 4, 3)
+
+
+def test_task_metrics_from_info_are_summed_over_finished_episodes(tmp_path):
+    trainer = Trainer(tiny(tmp_path, num_steps=64, total_steps=128))
+    assert trainer.task_metrics == ("commands_completed",)
+    _, m = trainer.update(trainer.init(jax.random.key(0)))
+    # commands_completed is a fraction per episode (0.2 per command of 5 on MM-Grid).
+    assert m["episodes"] > 0
+    assert 0.0 <= float(m["task/commands_completed"]) <= float(m["episodes"])
+
+
+def test_periodic_evaluation_and_wandb_tracking(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = {}
+
+    class FakeRun:
+        def finish(self):
+            calls["finished"] = True
+
+    def init(**kwargs):
+        calls["init"] = kwargs
+        return FakeRun()
+
+    fake = types.ModuleType("wandb")
+    fake.init = init
+    fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    console, out = quiet()
+    train(tiny(tmp_path, eval_every=1, track=True, wandb_project="p"), console=console)
+    printed = out.getvalue()
+    assert "update     1: eval return" in printed and "update     2: eval return" in printed
+    assert calls["init"]["sync_tensorboard"] is True and calls["init"]["project"] == "p"
+    assert calls["init"]["config"]["env"] == "MortarMayhem-Grid-v0" and calls["finished"]

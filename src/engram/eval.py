@@ -69,62 +69,14 @@ def evaluate(
     for name, value in (("levels", levels), ("repetitions", repetitions)):
         if value < 1:
             raise ValueError(f"{name}: got {value}, expected an int >= 1")
-    env = trainer.env.unwrapped
-    env_params = trainer.env_params
     episodes = levels * repetitions
     k_levels, k_actions = jax.random.split(jax.random.key(seed))
     level_keys = jnp.repeat(jax.random.split(k_levels, levels), repetitions, axis=0)
     action_keys = jax.random.split(k_actions, episodes)
-    reset_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(level_keys)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(reset_keys, env_params)
-    carry = trainer.agent.initial_carry(episodes)
-    first = jnp.ones((episodes,), bool)
-    alive = jnp.ones((episodes,), bool)
-    ret = jnp.zeros((episodes,), jnp.float32)
-    length = jnp.zeros((episodes,), jnp.int32)
-    success = jnp.zeros((episodes,), bool)
-    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
-
-    @jax.jit
-    def run(c):
-        def one(c, _):
-            obs, state, carry, first, alive, ret, length, success, t = c
-            # Step t of every episode: env key from its level, action key from the episode.
-            k_env, k_act = fold(level_keys, t + 1), fold(action_keys, t)
-            if random_policy:
-                logits = jnp.zeros((episodes, sum(trainer.dims)))
-            else:
-                carry, logits, _ = trainer.act(params, carry, obs, first)
-            if deterministic and not random_policy:
-                action = greedy_action(logits, trainer.dims)
-            else:
-                action = jax.vmap(lambda k, lg: sample_action(k, lg, trainer.dims))(k_act, logits)
-            obs, state, r, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                k_env, state, trainer.env_action(action), env_params
-            )
-            ret = ret + jnp.where(alive, r, 0.0)
-            length = length + alive
-            done = term | trunc
-            if trainer.has_success:
-                success = jnp.where(alive & done, info["success"].astype(bool), success)
-            alive = alive & ~done
-            return (
-                obs,
-                state,
-                carry,
-                jnp.zeros_like(first),
-                alive,
-                ret,
-                length,
-                success,
-                t + 1,
-            ), None
-
-        return jax.lax.scan(one, c, None, chunk)[0]
-
-    c = (obs, state, carry, first, alive, ret, length, success, jnp.int32(0))
+    start, run = _program(trainer, episodes, deterministic, random_policy, chunk)
+    c = start(params, level_keys)
     for _ in range(0, max_steps, chunk):
-        c = run(c)
+        c = run(params, c, level_keys, action_keys)
         if not bool(c[4].any()):
             break
     _, _, _, _, alive, ret, length, success, _ = jax.device_get(c)
@@ -146,6 +98,60 @@ def evaluate(
         "success": np.asarray(success).tolist() if trainer.has_success else None,
         "done": (~np.asarray(alive)).tolist(),
     }
+
+
+def _program(trainer, episodes: int, deterministic: bool, random_policy: bool, chunk: int):
+    """The jitted ``start(params, level_keys)`` and ``run(params, carry, level_keys,
+    action_keys)`` (``chunk`` steps of every episode), built once per trainer and
+    setting so that periodic evaluation during training compiles only once."""
+    cache = trainer.__dict__.setdefault("_eval_programs", {})
+    setting = (episodes, deterministic, random_policy, chunk)
+    if setting in cache:
+        return cache[setting]
+    env = trainer.env.unwrapped
+    env_params = trainer.env_params
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+
+    @jax.jit
+    def start(params, level_keys):
+        del params  # the signature of run; the first observation needs no agent
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(fold(level_keys, 0), env_params)
+        alive = jnp.ones((episodes,), bool)
+        zeros = jnp.zeros((episodes,), jnp.float32)
+        carry = trainer.agent.initial_carry(episodes)
+        length = jnp.zeros((episodes,), jnp.int32)
+        return (obs, state, carry, alive, alive, zeros, length, ~alive, jnp.int32(0))
+
+    @jax.jit
+    def run(params, c, level_keys, action_keys):
+        def one(c, _):
+            obs, state, carry, first, alive, ret, length, success, t = c
+            # Step t of every episode: env key from its level, action key from the episode.
+            k_env, k_act = fold(level_keys, t + 1), fold(action_keys, t)
+            if random_policy:
+                logits = jnp.zeros((episodes, sum(trainer.dims)))
+            else:
+                carry, logits, _ = trainer.act(params, carry, obs, first)
+            if deterministic and not random_policy:
+                action = greedy_action(logits, trainer.dims)
+            else:
+                action = jax.vmap(lambda k, lg: sample_action(k, lg, trainer.dims))(k_act, logits)
+            obs, state, r, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                k_env, state, trainer.env_action(action), env_params
+            )
+            ret = ret + jnp.where(alive, r, 0.0)
+            length = length + alive
+            done = term | trunc
+            if trainer.has_success:
+                success = jnp.where(alive & done, info["success"].astype(bool), success)
+            alive = alive & ~done
+            first = jnp.zeros_like(first)
+            return (obs, state, carry, first, alive, ret, length, success, t + 1), None
+
+        return jax.lax.scan(one, c, None, chunk)[0]
+
+    cache[setting] = (start, run)
+    return start, run
 
 
 def interval_estimates(values, reps: int = 2000, seed: int = 0) -> dict:

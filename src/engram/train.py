@@ -12,6 +12,7 @@ memory model learns through the same code path.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -108,6 +109,14 @@ class TrainConfig:
     """Episodes per evaluation level (the paper: 3)."""
     eval_deterministic: bool = False
     """Evaluate with the most likely action instead of sampling."""
+    eval_every: int = 0
+    """Also evaluate every this many updates (logged as eval/*); 0: only at the end."""
+    track: bool = False
+    """Log to Weights & Biases as well (TensorBoard events are synced; needs wandb)."""
+    wandb_project: str = "engram"
+    """Weights & Biases project of --track."""
+    wandb_entity: str | None = None
+    """Weights & Biases entity (team or user) of --track; default your own."""
     config: str | None = None
     """Read the defaults of every option from this JSON file (e.g. a run's config.json);
     options given on the command line override it."""
@@ -196,8 +205,13 @@ class TrainConfig:
         for name in ("clip", "lr", "final_lr", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every: got {self.checkpoint_every}, must be >= 0")
+        if self.track and importlib.util.find_spec("wandb") is None:
+            raise ValueError(
+                'track: Weights & Biases is not installed: pip install "engram[track]"'
+            )
+        for name in ("checkpoint_every", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
 
     @property
     def advantage_normalization(self) -> bool:
@@ -252,6 +266,11 @@ class Trainer:
         self.dims = action_dims(env.action_space)
         self.discrete = isinstance(env.action_space, Discrete)
         self.has_success = "success" in env.info_at_end
+        #: End-of-episode info keys logged as task metrics (charts/<key>), e.g.
+        #: commands_completed; return, length and success have charts of their own.
+        self.task_metrics = tuple(
+            k for k in env.info_at_end if k not in ("reward", "length", "success", "ground_truth")
+        )
         self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden)
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy
@@ -344,6 +363,9 @@ class Trainer:
                 "length_sum": jnp.where(done, ep_len, 0).sum(),
                 "success_sum": (done & success).sum(),
             }
+            for k in self.task_metrics:
+                if k in info and info[k].ndim == 1:  # one number per environment
+                    stats[f"task/{k}"] = jnp.where(done, info[k], 0).sum().astype(jnp.float32)
             transition = {
                 "obs": s.obs,
                 "reset": s.reset,
@@ -526,6 +548,32 @@ def open_run(run_dir: str | Path) -> tuple[TrainConfig, Trainer, TrainState]:
     return config, trainer, load_checkpoint(run / CHECKPOINT, template)
 
 
+def _log_eval(writer, summary: dict, step: int) -> None:
+    writer.add_scalar("eval/episodic_return", summary["mean_return"], step)
+    writer.add_scalar("eval/episodic_length", summary["mean_length"], step)
+    if summary["success_rate"] is not None:
+        writer.add_scalar("eval/success", summary["success_rate"], step)
+
+
+def _start_wandb(c: TrainConfig, run: Path):
+    """Start (or, for a resumed run, continue) the Weights & Biases run of ``run``; the
+    TensorBoard events are synced to it, so both show the same metrics."""
+    try:
+        import wandb
+    except ImportError:
+        raise ImportError('--track needs wandb: pip install "engram[track]"') from None
+    return wandb.init(
+        project=c.wandb_project,
+        entity=c.wandb_entity,
+        name=run.name,
+        id=run.name.replace(":", "-"),
+        resume="allow",
+        config=c.resolved(),
+        dir=str(run),
+        sync_tensorboard=True,
+    )
+
+
 def train(config: TrainConfig, console=None) -> dict:
     """Train, printing progress, and evaluate the final policy.
 
@@ -564,6 +612,7 @@ def train(config: TrainConfig, console=None) -> dict:
         ts = trainer.init(jax.random.key(c.seed))
         done = 0
     steps_per_update = c.num_envs * c.num_steps
+    wandb_run = _start_wandb(c, run) if c.track else None
     # Events after the checkpoint were written by the killed process: purge_step drops them.
     writer = SummaryWriter(str(run), purge_step=done * steps_per_update if done else None)
     if not done:
@@ -572,6 +621,10 @@ def train(config: TrainConfig, console=None) -> dict:
         f"[bold]engram train[/bold] {c.env} agent={c.agent} seed={c.seed}: "
         f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
         f"on {jax.devices()[0].platform.upper()} -> {run}"
+    )
+    # The same unseen levels for the agent and the random baseline, at every evaluation.
+    levels = dict(
+        levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
     )
     console.print("compiling the update (takes a minute on a CPU) ...")
     total_steps = c.num_updates * steps_per_update
@@ -623,6 +676,9 @@ def train(config: TrainConfig, console=None) -> dict:
                 writer.add_scalar("charts/episodic_length", m["length_sum"] / m["episodes"], step)
                 if trainer.has_success:
                     writer.add_scalar("charts/success", m["success_sum"] / m["episodes"], step)
+                for k in m:
+                    if k.startswith("task/"):
+                        writer.add_scalar(f"charts/{k[5:]}", m[k] / m["episodes"], step)
             writer.add_scalar("charts/SPS", sps, step)
             writer.add_scalar("charts/learning_rate", m["learning_rate"], step)
             writer.add_scalar("charts/entropy_coef", m["ent_coef"], step)
@@ -641,15 +697,20 @@ def train(config: TrainConfig, console=None) -> dict:
                 progress.console.print(f"update {u:>5}/{c.num_updates}  steps {step:>9,}  {info}")
             if c.checkpoint_every and u % c.checkpoint_every == 0:
                 save_checkpoint(ckpt, ts)
+            if c.eval_every and u % c.eval_every == 0 and u != c.num_updates:
+                periodic = evaluate(
+                    trainer, ts.params, deterministic=c.eval_deterministic, **levels
+                )
+                _log_eval(writer, periodic, step)
+                line = f"update {u:>5}: eval return {periodic['mean_return']:.3f}"
+                if periodic["success_rate"] is not None:
+                    line += f", success {periodic['success_rate']:.2f}"
+                progress.console.print(line)
     save_checkpoint(ckpt, ts)
     elapsed = time.time() - start
     console.print(f"trained {total_steps:,} steps in {elapsed:.0f} s")
     console.print(
         f"evaluating on {c.eval_levels} unseen levels x {c.eval_repetitions} episodes ..."
-    )
-    # The same unseen levels for the agent and the random baseline.
-    levels = dict(
-        levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
     )
     summary = evaluate(trainer, ts.params, deterministic=c.eval_deterministic, **levels)
     baseline = evaluate(trainer, ts.params, random_policy=True, **levels)
@@ -661,8 +722,10 @@ def train(config: TrainConfig, console=None) -> dict:
         random_policy_success_rate=baseline["success_rate"],
     )
     (run / "eval.json").write_text(json.dumps(summary, indent=2))
-    writer.add_scalar("eval/episodic_return", summary["mean_return"], total_steps)
+    _log_eval(writer, summary, total_steps)
     writer.close()
+    if wandb_run is not None:
+        wandb_run.finish()
     line = (
         f"eval: return {summary['mean_return']:.3f} +- {summary['std_return']:.3f} "
         f"(IQM {summary['return_iqm']:.3f})"
