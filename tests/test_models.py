@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import engram
 from engram.models import ActorCritic, log_prob_entropy, sample_action
-from engram.models.memory import GRUMemory, NoMemory, initial_carry, make_memory
+from engram.models.memory import GRUMemory, LSTMMemory, NoMemory, initial_carry, make_memory
 
 H, F = 6, 5
 
@@ -57,20 +57,60 @@ def test_gru_matches_flax_gru_cell_equations():
     np.testing.assert_allclose(ours_h, ref, rtol=1e-5, atol=1e-5)
 
 
+def _lstm(key=0):
+    lstm = LSTMMemory(H)
+    xs = jnp.zeros((1, 1, F))
+    carry = lstm.initial_carry(1)
+    return lstm, lstm.init(jax.random.key(key), carry, xs, jnp.zeros((1, 1), bool))
+
+
+def test_lstm_matches_flax_lstm_cell_equations():
+    """Our fused LSTM is flax's LSTMCell once the parameters are mapped per gate (flax
+    orders its carry (c, h); ours is (h, c))."""
+    lstm, params = _lstm()
+    p = params["params"]
+    wi, bi = p["input"]["kernel"], p["input"]["bias"]
+    wh, bh = p["recurrent_kernel"], p["recurrent_bias"]
+    split = lambda a: jnp.split(a, 4, axis=-1)  # noqa: E731
+    gates = ("i", "f", "g", "o")
+    cell_params = {"params": {}}
+    for g, w_i, w_h, b in zip(gates, split(wi), split(wh), split(bi + bh), strict=True):
+        cell_params["params"][f"i{g}"] = {"kernel": w_i}
+        cell_params["params"][f"h{g}"] = {"kernel": w_h, "bias": b}
+    cell = nn.LSTMCell(features=H)
+    xs = jax.random.normal(jax.random.key(1), (7, 3, F))
+    h = jax.random.normal(jax.random.key(2), (3, H))
+    c = jax.random.normal(jax.random.key(3), (3, H))
+    (ours_h, ours_c), ours_ys = lstm.apply(params, (h, c), xs, jnp.zeros((7, 3), bool))
+    ref = (c, h)
+    for t in range(7):
+        ref, y = cell.apply(cell_params, ref, xs[t])
+        np.testing.assert_allclose(ours_ys[t], y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours_c, ref[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours_h, ref[1], rtol=1e-5, atol=1e-5)
+    # The forget gate starts open (bias 1), the other gates at 0.
+    np.testing.assert_array_equal(split(bh)[1], 1.0)
+    np.testing.assert_array_equal(jnp.concatenate([split(bh)[0], *split(bh)[2:]]), 0.0)
+
+
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=1, max_size=9))
-def test_gru_sequence_equals_step_loop(resets):
-    gru, params = _gru()
+@given(
+    st.sampled_from(["gru", "lstm"]),
+    st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=1, max_size=9),
+)
+def test_recurrent_sequence_equals_step_loop(name, resets):
+    mem, params = _gru() if name == "gru" else _lstm()
     resets = jnp.asarray(resets)
     T = resets.shape[0]
     xs = jax.random.normal(jax.random.key(T), (T, 3, F))
-    h0 = jax.random.normal(jax.random.key(5), (3, H))
-    h_seq, ys = gru.apply(params, h0, xs, resets)
+    h0 = jax.tree.map(lambda z: jax.random.normal(jax.random.key(5), z.shape), mem.initial_carry(3))
+    h_seq, ys = mem.apply(params, h0, xs, resets)
     h = h0
     for t in range(T):
-        h, y = gru.apply(params, h, xs[t], resets[t], method=GRUMemory.step)
+        h, y = mem.apply(params, h, xs[t], resets[t], method=type(mem).step)
         np.testing.assert_allclose(ys[t], y, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(h_seq, h, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(h_seq), jax.tree.leaves(h), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_reset_clears_memory_before_reading_the_input():
@@ -96,19 +136,24 @@ def test_no_memory_passes_features_through():
 
 
 def test_initial_carry_matches_the_module_and_unknown_name_is_rejected():
-    for name in ("gru", "none"):
-        np.testing.assert_array_equal(
-            initial_carry(name, 16, 4), make_memory(name, 16).initial_carry(4)
-        )
+    for name in ("gru", "lstm", "none"):
+        for a, b in zip(
+            jax.tree.leaves(initial_carry(name, 16, 4)),
+            jax.tree.leaves(make_memory(name, 16).initial_carry(4)),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"agent: unknown memory model 'lstmx'.*gru"):
         make_memory("lstmx", 16)
 
 
 @pytest.mark.parametrize(
-    ("env_id", "dims"), [("MortarMayhem-Grid-v0", (4,)), ("MortarMayhemB-v0", (3, 3))]
+    ("env_id", "dims", "memory", "shared"),
+    [("MortarMayhem-Grid-v0", (4,), "gru", True), ("MortarMayhemB-v0", (3, 3), "lstm", False)],
 )
-def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims):
-    """Image and dict (image + one-hot commands) observations of real environments."""
+def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, memory, shared):
+    """Image and dict (image + one-hot commands) observations of real environments; a
+    shared body with a GRU, separate actor and critic bodies with LSTMs."""
     env, params = engram.make(env_id)
     T, B = 5, 2
     keys = jax.random.split(jax.random.key(0), B)
@@ -123,9 +168,10 @@ def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims):
         frames.append(obs)
     seq = jax.tree.map(lambda *x: jnp.stack(x), *frames)
     resets = jnp.zeros((T, B), bool).at[0].set(True).at[3, 1].set(True)
-    agent = ActorCritic(dims, "gru", memory_hidden=32, hidden=32)
+    agent = ActorCritic(dims, memory, memory_hidden=32, hidden=32, shared=shared)
     carry0 = agent.initial_carry(B)
     variables = agent.init(jax.random.key(1), carry0, seq, resets)
+    assert ("critic_trunk" in variables["params"]) is not shared
     carry_seq, logits, values = agent.apply(variables, carry0, seq, resets)
     assert logits.shape == (T, B, sum(dims)) and logits.dtype == jnp.float32
     assert values.shape == (T, B)
@@ -135,7 +181,8 @@ def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims):
         carry, lg, v = agent.apply(variables, carry, obs_t, resets[t], method=ActorCritic.step)
         np.testing.assert_allclose(lg, logits[t], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(v, values[t], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(carry, carry_seq, rtol=1e-4, atol=1e-5)
+    for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(carry_seq), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_log_prob_and_entropy_of_a_multi_discrete_action():

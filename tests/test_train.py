@@ -357,3 +357,15 @@ def test_periodic_evaluation_and_wandb_tracking(tmp_path, monkeypatch):
     assert "update     1: eval return" in printed and "update     2: eval return" in printed
     assert calls["init"]["sync_tensorboard"] is True and calls["init"]["project"] == "p"
     assert calls["init"]["config"]["env"] == "MortarMayhem-Grid-v0" and calls["finished"]
+
+
+def test_lstm_with_separate_actor_and_critic_bodies_trains(tmp_path):
+    """The carry is a pytree (LSTM (h, c), twice for separate bodies): minibatches take
+    their environments' carries leaf by leaf."""
+    trainer = Trainer(tiny(tmp_path, agent="lstm", shared_body=False))
+    ts = trainer.init(jax.random.key(0))
+    assert "critic_trunk" in ts.params["params"]
+    ts2, m = trainer.update(ts)
+    assert np.isfinite(float(m["loss"])) and int(ts2.update) == 1
+    changed = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
+    assert all(jax.tree.leaves(changed["params"]["critic_trunk"]["mem"]))

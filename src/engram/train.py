@@ -56,8 +56,8 @@ class TrainConfig:
 
     env: str = "MortarMayhem-Grid-v0"
     """Environment id (see ``engram.registered_ids()``)."""
-    agent: Literal["gru", "none"] = "gru"
-    """Memory model: a GRU, or none (memory-less baseline)."""
+    agent: Literal["gru", "lstm", "none"] = "gru"
+    """Memory model: a GRU (the paper's), an LSTM, or none (memory-less baseline)."""
     total_steps: int = 100_000
     """Environment steps to train for (rounded down to whole updates)."""
     num_envs: int = 16
@@ -92,9 +92,11 @@ class TrainConfig:
     """Normalise advantages per minibatch. Default (None): on for MortarMayhem-Grid-v0, as
     CleanRL's Memory Gym benchmark does, off elsewhere, as in the paper."""
     memory_hidden: int = 512
-    """GRU hidden size."""
+    """Hidden size of the recurrent memory (GRU or LSTM)."""
     hidden: int = 512
     """Units of the post-memory layer."""
+    shared_body: bool = True
+    """One encoder-memory body for policy and value (the paper's), or one each."""
     seed: int = 0
     """Seed of parameters, environments and actions."""
     run_dir: str = "runs"
@@ -271,7 +273,7 @@ class Trainer:
         self.task_metrics = tuple(
             k for k in env.info_at_end if k not in ("reward", "length", "success", "ground_truth")
         )
-        self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden)
+        self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden, c.shared_body)
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy
         # coefficient once per update.

@@ -8,13 +8,14 @@ from engram.models.agent import (
     split_logits,
 )
 from engram.models.encoders import AtariCNN
-from engram.models.memory import MEMORY_MODELS, GRUMemory, NoMemory, make_memory
+from engram.models.memory import MEMORY_MODELS, GRUMemory, LSTMMemory, NoMemory, make_memory
 
 __all__ = [
     "MEMORY_MODELS",
     "ActorCritic",
     "AtariCNN",
     "GRUMemory",
+    "LSTMMemory",
     "NoMemory",
     "greedy_action",
     "log_prob_entropy",

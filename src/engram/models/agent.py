@@ -11,23 +11,13 @@ from engram.models.encoders import AtariCNN
 from engram.models.memory import initial_carry, make_memory
 
 
-class ActorCritic(nn.Module):
-    """Shared-body actor-critic for image (or image + vector) observations.
+class Trunk(nn.Module):
+    """Encoder -> memory -> dense + ReLU: the body that the heads read.
 
-    Layout as in the Memory Gym paper (section 5.1 of the reference): Atari CNN -> memory
-    (GRU 512) -> dense 512 + ReLU -> policy logits and value. A dict observation
-    (``visual_observation`` + ``vector_observation``, the Mortar Mayhem B variants) has its
-    vector concatenated to the CNN features.
-
-    Attributes:
-        action_dims: categories of each action component, e.g. ``(4,)`` for Discrete(4),
-            ``(3, 3)`` for MultiDiscrete([3, 3]).
-        memory: ``"gru"`` or ``"none"``.
-        memory_hidden: GRU hidden size.
-        hidden: units of the post-memory layer.
+    A dict observation (``visual_observation`` + ``vector_observation``, the Mortar Mayhem
+    B variants) has its vector concatenated to the CNN features.
     """
 
-    action_dims: tuple[int, ...]
     memory: str = "gru"
     memory_hidden: int = 512
     hidden: int = 512
@@ -35,15 +25,7 @@ class ActorCritic(nn.Module):
     def setup(self):
         self.encoder = AtariCNN()
         self.mem = make_memory(self.memory, self.memory_hidden)
-        ortho = nn.initializers.orthogonal
-        self.body = nn.Dense(self.hidden, kernel_init=ortho(np.sqrt(2)))
-        self.policy = nn.Dense(sum(self.action_dims), kernel_init=ortho(0.01))
-        self.value = nn.Dense(1, kernel_init=ortho(1.0))
-
-    def initial_carry(self, batch_size: int):
-        """The empty memory for ``batch_size`` environments (needs no parameters: call it on
-        the unbound module)."""
-        return initial_carry(self.memory, self.memory_hidden, batch_size)
+        self.body = nn.Dense(self.hidden, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))
 
     def _features(self, obs):
         if isinstance(obs, dict):
@@ -51,22 +33,73 @@ class ActorCritic(nn.Module):
             return jnp.concatenate([img, obs["vector_observation"].astype(jnp.float32)], -1)
         return self.encoder(obs)
 
-    def _heads(self, y):
-        h = nn.relu(self.body(y))
-        return self.policy(h), self.value(h)[..., 0]
+    def __call__(self, carry, obs, resets):
+        """Sequence form: leaves ``(T, B, ...)``; returns ``(carry, (T, B, hidden))``."""
+        carry, y = self.mem.sequence(carry, self._features(obs), resets)
+        return carry, nn.relu(self.body(y))
+
+    def step(self, carry, obs, reset):
+        """Acting form: leaves ``(B, ...)``; returns ``(carry, (B, hidden))``."""
+        carry, y = self.mem.step(carry, self._features(obs), reset)
+        return carry, nn.relu(self.body(y))
+
+
+class ActorCritic(nn.Module):
+    """Actor-critic for image (or image + vector) observations.
+
+    Layout as in the Memory Gym paper (section 5.1 of the reference): Atari CNN -> memory
+    (GRU 512) -> dense 512 + ReLU -> policy logits and value, one body shared by both
+    heads. With ``shared=False`` the critic has a body (encoder, memory, dense) of its own,
+    and the carry is the pair ``(actor carry, critic carry)``.
+
+    Attributes:
+        action_dims: categories of each action component, e.g. ``(4,)`` for Discrete(4),
+            ``(3, 3)`` for MultiDiscrete([3, 3]).
+        memory: ``"gru"``, ``"lstm"`` or ``"none"``.
+        memory_hidden: hidden size of the recurrent memory.
+        hidden: units of the post-memory layer.
+        shared: one body for policy and value (the paper's) or one each.
+    """
+
+    action_dims: tuple[int, ...]
+    memory: str = "gru"
+    memory_hidden: int = 512
+    hidden: int = 512
+    shared: bool = True
+
+    def setup(self):
+        self.trunk = Trunk(self.memory, self.memory_hidden, self.hidden)
+        if not self.shared:
+            self.critic_trunk = Trunk(self.memory, self.memory_hidden, self.hidden)
+        ortho = nn.initializers.orthogonal
+        self.policy = nn.Dense(sum(self.action_dims), kernel_init=ortho(0.01))
+        self.value = nn.Dense(1, kernel_init=ortho(1.0))
+
+    def initial_carry(self, batch_size: int):
+        """The empty memory for ``batch_size`` environments (needs no parameters: call it on
+        the unbound module)."""
+        one = initial_carry(self.memory, self.memory_hidden, batch_size)
+        return one if self.shared else (one, one)
+
+    def _run(self, carry, obs, resets, method: str):
+        if self.shared:
+            carry, h = getattr(self.trunk, method)(carry, obs, resets)
+            return carry, self.policy(h), self.value(h)[..., 0]
+        (actor, critic) = carry
+        actor, h_pi = getattr(self.trunk, method)(actor, obs, resets)
+        critic, h_v = getattr(self.critic_trunk, method)(critic, obs, resets)
+        return (actor, critic), self.policy(h_pi), self.value(h_v)[..., 0]
 
     def __call__(self, carry, obs, resets):
         """Sequence form: ``obs`` leaves ``(T, B, ...)``, ``resets`` bool ``(T, B)``.
 
         Returns ``(carry, logits (T, B, sum(action_dims)), value (T, B))``.
         """
-        carry, y = self.mem.sequence(carry, self._features(obs), resets)
-        return (carry, *self._heads(y))
+        return self._run(carry, obs, resets, "__call__")
 
     def step(self, carry, obs, reset):
         """Acting form: ``obs`` leaves ``(B, ...)``, ``reset`` ``(B,)``."""
-        carry, y = self.mem.step(carry, self._features(obs), reset)
-        return (carry, *self._heads(y))
+        return self._run(carry, obs, reset, "step")
 
 
 def split_logits(logits, action_dims):

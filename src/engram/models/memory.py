@@ -70,6 +70,53 @@ class GRUMemory(nn.Module):
         return self.sequence(carry, xs, resets)
 
 
+class LSTMMemory(nn.Module):
+    """One LSTM layer (Hochreiter & Schmidhuber 1997), an alternative recurrent memory.
+    Carry: a pair ``(h, c)`` of float32 ``(B, hidden)``, zero at every episode start.
+
+    ``i, f, g, o = W_x x + W_h h + b``; ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)``;
+    ``h' = sigmoid(o) * tanh(c')``. The forget-gate bias starts at 1 (Jozefowicz et al.
+    2015). As in :class:`GRUMemory`, the input projection of a sequence is one product
+    before the time loop.
+    """
+
+    hidden: int = 512
+
+    def setup(self):
+        h = self.hidden
+        self.input_proj = nn.Dense(4 * h, name="input")
+        self.recurrent_kernel = self.param(
+            "recurrent_kernel", nn.initializers.orthogonal(), (h, 4 * h)
+        )
+        forget_one = lambda key, shape: jnp.zeros(shape).at[h : 2 * h].set(1.0)  # noqa: E731
+        self.recurrent_bias = self.param("recurrent_bias", forget_one, (4 * h,))
+
+    def initial_carry(self, batch_size: int):
+        zeros = jnp.zeros((batch_size, self.hidden), jnp.float32)
+        return (zeros, zeros)
+
+    def sequence(self, carry, xs, resets):
+        projected = self.input_proj(xs)  # (T, B, 4H) in one product
+        w, b = self.recurrent_kernel, self.recurrent_bias
+
+        def one(hc, inp):
+            xp, reset = inp
+            h, c = (jnp.where(reset[:, None], 0.0, a) for a in hc)
+            i, f, g, o = jnp.split(xp + h @ w + b, 4, axis=-1)
+            c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
+            h = nn.sigmoid(o) * jnp.tanh(c)
+            return (h, c), h
+
+        return jax.lax.scan(one, carry, (projected, resets))
+
+    def step(self, carry, x, reset):
+        carry, ys = self.sequence(carry, x[None], reset[None])
+        return carry, ys[0]
+
+    def __call__(self, carry, xs, resets):
+        return self.sequence(carry, xs, resets)
+
+
 class NoMemory(nn.Module):
     """The memory-less baseline: passes its input through. Carry: float32 ``(B, 1)``,
     unused."""
@@ -89,7 +136,7 @@ class NoMemory(nn.Module):
         return self.sequence(carry, xs, resets)
 
 
-MEMORY_MODELS = {"gru": GRUMemory, "none": NoMemory}
+MEMORY_MODELS = {"gru": GRUMemory, "lstm": LSTMMemory, "none": NoMemory}
 
 
 def make_memory(name: str, hidden: int) -> nn.Module:
@@ -100,7 +147,7 @@ def make_memory(name: str, hidden: int) -> nn.Module:
     """
     if name not in MEMORY_MODELS:
         raise ValueError(f"agent: unknown memory model {name!r}; known: {sorted(MEMORY_MODELS)}")
-    return GRUMemory(hidden) if name == "gru" else NoMemory()
+    return NoMemory() if name == "none" else MEMORY_MODELS[name](hidden)
 
 
 def initial_carry(name: str, hidden: int, batch_size: int):
@@ -110,4 +157,7 @@ def initial_carry(name: str, hidden: int, batch_size: int):
     own methods, where flax forbids creating unbound submodules."""
     if name == "gru":
         return jnp.zeros((batch_size, hidden), jnp.float32)
+    if name == "lstm":
+        zeros = jnp.zeros((batch_size, hidden), jnp.float32)
+        return (zeros, zeros)
     return jnp.zeros((batch_size, 1), jnp.float32)
