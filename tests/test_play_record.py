@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from engram.cli import main
+from engram.core.params import parse_options
 from engram.play import PlayConfig, _held_action, play
 from engram.record import RecordConfig, record
 from engram.render.compose import side_by_side, upscale
-from engram.runner import EpisodeRunner, parse_options
+from engram.runner import EpisodeRunner
 
 # A short Mortar Mayhem: one command shown for one frame, so the agent moves at once.
 SHORT_MM = ("command_count=[1]", "command_show_duration=[1]", "command_show_delay=[0]")

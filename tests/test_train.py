@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+import engram
 from engram import cli
 from engram import train as train_module
 from engram.train import (
@@ -369,3 +370,33 @@ def test_lstm_with_separate_actor_and_critic_bodies_trains(tmp_path):
     assert np.isfinite(float(m["loss"])) and int(ts2.update) == 1
     changed = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
     assert all(jax.tree.leaves(changed["params"]["critic_trunk"]["mem"]))
+
+
+def test_paper_preset_follows_the_reference_table():
+    """Reference 5.1: 32 x 512 steps per update; budgets grid 10k, MM 30k, MP 25k, SS 25k,
+    endless 50k updates; MP-Grid entropy 1e-3; no advantage normalisation."""
+    from engram.presets import PAPER_UPDATES, paper_config
+
+    assert PAPER_UPDATES["MortarMayhem-Grid-v0"] * 32 * 512 == 163_840_000
+    assert PAPER_UPDATES["MortarMayhem-v0"] * 32 * 512 == 491_520_000
+    assert PAPER_UPDATES["Endless-MysteryPath-v0"] * 32 * 512 == 819_200_000
+    assert paper_config("MysteryPath-Grid-v0")["ent_coef"] == 1e-3
+    for env_id in engram.registered_ids():
+        config = TrainConfig.from_dict(paper_config(env_id))
+        config.validate()  # every registered id's preset is a valid configuration
+        assert (config.num_envs, config.num_steps, config.num_minibatches) == (32, 512, 8)
+        assert config.advantage_normalization is False
+
+
+def test_cli_paper_preset_is_overridden_by_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--config", "paper", "--env", "MortarMayhem-v0", "--num-envs", "12"])
+    # The preset's 8 minibatches meet the command line's 12 environments.
+    assert "num_minibatches: got 8, must divide num_envs (12)" in capsys.readouterr().err
+
+
+def test_env_options_reach_the_environment_and_are_checked(tmp_path):
+    trainer = Trainer(tiny(tmp_path, env_options=("arena_size=4",)))
+    assert int(trainer.env_params.arena_size) == 4
+    with pytest.raises(ValueError, match="arena_size"):
+        Trainer(tiny(tmp_path, env_options=("arena_size=99",)))

@@ -9,6 +9,7 @@ import tyro
 
 from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
+from engram.presets import paper_config
 from engram.record import RecordConfig, record
 from engram.train import NonFiniteLossError, TrainConfig, train
 
@@ -42,11 +43,14 @@ def _flag_value(args: list[str], flag: str) -> str | None:
 
 
 def _defaults(command: str, args: list[str]):
-    """``engram train --config FILE``: the file's values become the defaults that the
-    other command-line options override."""
+    """``engram train --config FILE`` (or ``--config paper``): the file's (or the paper's)
+    values become the defaults that the other command-line options override."""
     if command != "train":
         return None
     path = _flag_value(args, "--config")
+    if path == "paper":
+        env = _flag_value(args, "--env") or TrainConfig.env
+        return TrainConfig.from_dict(paper_config(env), source="config paper")
     return TrainConfig.from_file(path) if path else None
 
 

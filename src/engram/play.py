@@ -24,8 +24,9 @@ from typing import Annotated
 import numpy as np
 import tyro
 
+from engram.core.params import parse_options
 from engram.render.compose import side_by_side, upscale
-from engram.runner import EpisodeRunner, EpisodeStats, parse_options
+from engram.runner import EpisodeRunner, EpisodeStats
 
 #: Ids whose ``Discrete(4)`` actions are directions held in real time, not turns.
 _REALTIME_DISCRETE = {"Endless-MysteryPath-v0": {"right": 1, "up": 2, "down": 3}}

@@ -20,9 +20,10 @@ import jax
 import numpy as np
 import tyro
 
+from engram.core.params import parse_options
 from engram.models import greedy_action, sample_action
 from engram.render.compose import caption, side_by_side, upscale
-from engram.runner import EpisodeRunner, EpisodeStats, parse_options
+from engram.runner import EpisodeRunner, EpisodeStats
 
 FORMATS = (".mp4", ".gif")
 

@@ -9,8 +9,6 @@ statistics when it ends. :class:`EpisodeRunner` compiles ``reset``, ``step`` and
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,31 +18,6 @@ import numpy as np
 from engram.core.environment import Environment
 from engram.core.registry import make
 from engram.render.compose import image_of
-
-
-def parse_options(items: Sequence[str]) -> dict[str, Any]:
-    """Reset parameters from ``name=value`` strings, values as Python literals.
-
-    ``["arena_size=4", "command_count=[5, 10]", "visual_feedback=False"]`` gives
-    ``{"arena_size": 4, "command_count": [5, 10], "visual_feedback": False}``. The
-    values are validated later by :func:`engram.make` (names and ranges).
-
-    Raises:
-        ValueError: an item without ``=`` or a value that is not a Python literal.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"option: got {item!r}, expected name=value (e.g. arena_size=4)")
-        try:
-            out[name.strip()] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            raise ValueError(
-                f"option {name.strip()!r}: got {text!r}, expected a Python literal "
-                "(a number, True/False or a list such as [5, 10])"
-            ) from None
-    return out
 
 
 def has_debug_view(env: Environment) -> bool:

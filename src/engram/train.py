@@ -29,6 +29,7 @@ import optax
 from flax import struct
 
 import engram
+from engram.core.params import parse_options, resolve
 from engram.core.spaces import Discrete, MultiDiscrete
 from engram.core.wrappers import AutoReset
 from engram.models import ActorCritic, log_prob_entropy, sample_action
@@ -56,6 +57,9 @@ class TrainConfig:
 
     env: str = "MortarMayhem-Grid-v0"
     """Environment id (see ``engram.registered_ids()``)."""
+    env_options: tuple[str, ...] = ()
+    """Reset parameters of the environment as name=value (the original's names), e.g.
+    ``show_origin=False``."""
     agent: Literal["gru", "lstm", "none"] = "gru"
     """Memory model: a GRU (the paper's), an LSTM, or none (memory-less baseline)."""
     total_steps: int = 100_000
@@ -120,8 +124,9 @@ class TrainConfig:
     wandb_entity: str | None = None
     """Weights & Biases entity (team or user) of --track; default your own."""
     config: str | None = None
-    """Read the defaults of every option from this JSON file (e.g. a run's config.json);
-    options given on the command line override it."""
+    """Read the defaults of every option from this JSON file (e.g. a run's config.json),
+    or ``paper`` for the Memory Gym paper's configuration of --env; options given on the
+    command line override it."""
     resume: str | None = None
     """Continue the run in this folder from its last checkpoint, with the configuration
     saved there (no other option may be given)."""
@@ -158,6 +163,8 @@ class TrainConfig:
             raise ValueError(f"config: {path} is not valid JSON ({e})") from None
         if not isinstance(values, dict):
             raise ValueError(f"config: {path} must hold a JSON object of options")
+        if "env_options" in values:  # JSON has lists where the dataclass has tuples
+            values["env_options"] = tuple(values["env_options"])
         return cls.from_dict(values, source=f"config {path}")
 
     def resolved(self) -> dict:
@@ -167,6 +174,7 @@ class TrainConfig:
         out["normalize_advantages"] = self.advantage_normalization
         for name in self.LAUNCH_FIELDS:
             out.pop(name)
+        out["env_options"] = list(self.env_options)
         return out
 
     def validate(self) -> None:
@@ -175,7 +183,8 @@ class TrainConfig:
         Raises:
             ValueError: naming the field, the value and what is allowed.
         """
-        engram.reset_parameters(self.env)  # raises ValueError for an unknown id
+        # An unknown id, reset parameter or value raises here, before any compilation.
+        resolve(engram.reset_parameters(self.env), parse_options(self.env_options))
         for name in (
             "total_steps",
             "num_envs",
@@ -263,7 +272,7 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         config.validate()
         self.config = c = config
-        env, self.env_params = engram.make(c.env)
+        env, self.env_params = engram.make(c.env, **parse_options(c.env_options))
         self.env = AutoReset(env)
         self.dims = action_dims(env.action_space)
         self.discrete = isinstance(env.action_space, Discrete)

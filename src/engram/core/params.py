@@ -8,6 +8,7 @@ what is allowed, so that a typo or an out-of-range value never reaches ``jit``.
 
 from __future__ import annotations
 
+import ast
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,3 +94,28 @@ def resolve(specs: Sequence[ResetParameter], overrides: Mapping[str, Any] | None
     if unknown:
         raise ValueError(f"unknown reset parameter(s) {unknown}; valid names are {sorted(by_name)}")
     return {s.name: s.check(overrides.get(s.name, s.default)) for s in specs}
+
+
+def parse_options(items: Sequence[str]) -> dict[str, Any]:
+    """Reset parameters from ``name=value`` strings, values as Python literals.
+
+    ``["arena_size=4", "command_count=[5, 10]", "visual_feedback=False"]`` gives
+    ``{"arena_size": 4, "command_count": [5, 10], "visual_feedback": False}``. The
+    values are validated later by :func:`engram.make` (names and ranges).
+
+    Raises:
+        ValueError: an item without ``=`` or a value that is not a Python literal.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"option: got {item!r}, expected name=value (e.g. arena_size=4)")
+        try:
+            out[name.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(
+                f"option {name.strip()!r}: got {text!r}, expected a Python literal "
+                "(a number, True/False or a list such as [5, 10])"
+            ) from None
+    return out
