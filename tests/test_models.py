@@ -206,3 +206,14 @@ def test_sampled_actions_follow_the_logits():
         np.bincount(actions[:, 0], minlength=3) / 20_000, [0.7, 0.2, 0.1], atol=0.015
     )
     np.testing.assert_allclose(np.mean(actions[:, 1]), 0.75, atol=0.015)
+
+
+def test_observation_decoder_mirrors_the_encoder():
+    from engram.models.encoders import ObservationDecoder
+
+    dec = ObservationDecoder()
+    x = jax.random.normal(jax.random.key(0), (2, 3, 16))
+    params = dec.init(jax.random.key(1), x)
+    out = dec.apply(params, x)
+    assert out.shape == (2, 3, 84, 84, 3) and out.dtype == jnp.float32
+    assert float(out.min()) > 0.0 and float(out.max()) < 1.0

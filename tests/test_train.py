@@ -400,3 +400,30 @@ def test_env_options_reach_the_environment_and_are_checked(tmp_path):
     assert int(trainer.env_params.arena_size) == 4
     with pytest.raises(ValueError, match="arena_size"):
         Trainer(tiny(tmp_path, env_options=("arena_size=99",)))
+
+
+def test_observation_reconstruction_trains_the_decoder(tmp_path):
+    trainer = Trainer(tiny(tmp_path, obs_reconstruction=0.1))
+    ts = trainer.init(jax.random.key(0))
+    ts2, m = trainer.update(ts)
+    # Per-pixel binary cross-entropy of targets in [0, 1]: positive, and near log 2 for a
+    # fresh decoder whose outputs sit near 0.5.
+    assert 0.2 < float(m["reconstruction_loss"]) < 1.5
+    moved = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
+    assert all(jax.tree.leaves(moved["params"]["decoder"]))
+
+
+def test_ground_truth_estimation_needs_and_predicts_the_infos_ground_truth(tmp_path):
+    with pytest.raises(ValueError, match="ground_truth_estimation: MortarMayhem-Grid-v0"):
+        Trainer(tiny(tmp_path, ground_truth_estimation=0.1))
+    trainer = Trainer(tiny(tmp_path, env="Endless-MortarMayhem-v0", ground_truth_estimation=0.1))
+    assert trainer.ground_truth_dims == 2  # the target tile / 5 (reference section 1d)
+    ts = trainer.init(jax.random.key(0))
+    ts2, m = trainer.update(ts)
+    assert np.isfinite(float(m["ground_truth_loss"]))
+    # The stored ground truth is the info's: a tile index / 5 in [0, 1].
+    gt = np.asarray(ts2.ground_truth)
+    assert gt.shape == (2, 2) and ((gt >= 0) & (gt <= 1)).all()
+    np.testing.assert_allclose(gt * 5, np.round(gt * 5), atol=1e-5)
+    moved = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
+    assert all(jax.tree.leaves(moved["params"]["ground_truth"]))

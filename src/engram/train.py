@@ -101,6 +101,12 @@ class TrainConfig:
     """Units of the post-memory layer."""
     shared_body: bool = True
     """One encoder-memory body for policy and value (the paper's), or one each."""
+    obs_reconstruction: float = 0.0
+    """Coefficient of the observation-reconstruction auxiliary loss, a transposed-CNN
+    decoder on the memory output (the paper's "+ Obs. Rec." uses 0.1); 0: off."""
+    ground_truth_estimation: float = 0.0
+    """Coefficient of the ground-truth-estimation auxiliary loss, a head predicting
+    info["ground_truth"] (endless ids only; the paper's "+ GT" uses 0.1); 0: off."""
     seed: int = 0
     """Seed of parameters, environments and actions."""
     run_dir: str = "runs"
@@ -220,7 +226,12 @@ class TrainConfig:
             raise ValueError(
                 'track: Weights & Biases is not installed: pip install "engram[track]"'
             )
-        for name in ("checkpoint_every", "eval_every"):
+        for name in (
+            "checkpoint_every",
+            "eval_every",
+            "obs_reconstruction",
+            "ground_truth_estimation",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
 
@@ -257,6 +268,7 @@ class TrainState:
     reset: jax.Array  # (B,) the current observation starts an episode
     episode_return: jax.Array  # (B,) running return of the current episodes
     episode_length: jax.Array  # (B,)
+    ground_truth: jax.Array  # (B, G) info["ground_truth"] of the current observation; G=0: unused
     key: jax.Array
     update: jax.Array  # int32 number of updates done
 
@@ -282,7 +294,16 @@ class Trainer:
         self.task_metrics = tuple(
             k for k in env.info_at_end if k not in ("reward", "length", "success", "ground_truth")
         )
-        self.agent = ActorCritic(self.dims, c.agent, c.memory_hidden, c.hidden, c.shared_body)
+        self.ground_truth_dims = self._ground_truth_dims(env) if c.ground_truth_estimation else 0
+        self.agent = ActorCritic(
+            self.dims,
+            c.agent,
+            c.memory_hidden,
+            c.hidden,
+            c.shared_body,
+            reconstruction=c.obs_reconstruction > 0,
+            ground_truth_dims=self.ground_truth_dims,
+        )
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy
         # coefficient once per update.
@@ -299,6 +320,23 @@ class Trainer:
         )
         self.init = jax.jit(self._init)
         self.update = jax.jit(self._update)
+
+    def _ground_truth_dims(self, env) -> int:
+        """Size of ``info["ground_truth"]``, found by tracing one step (nothing runs).
+
+        Raises:
+            ValueError: the environment reports no ground truth.
+        """
+        if "ground_truth" not in env.info_every_step:
+            raise ValueError(
+                f"ground_truth_estimation: {self.config.env} reports no info['ground_truth'] "
+                "on every step (the endless ids do)"
+            )
+        key = jax.random.key(0)
+        _, state = jax.eval_shape(env.reset, key, self.env_params)
+        action = jax.eval_shape(env.action_space.sample, key)
+        info = jax.eval_shape(env.step, key, state, action, self.env_params)[-1]
+        return int(np.prod(info["ground_truth"].shape))
 
     # ------------------------------------------------------------------ helpers
     def env_action(self, action):
@@ -326,7 +364,7 @@ class Trainer:
         carry = self.agent.initial_carry(c.num_envs)
         reset = jnp.ones((c.num_envs,), bool)
         seq_obs = jax.tree.map(lambda x: x[None], obs)
-        params = self.agent.init(k_param, carry, seq_obs, reset[None])
+        params = self.agent.init(k_param, carry, seq_obs, reset[None], aux=True)
         return TrainState(
             params=params,
             opt_state=self.tx.init(params),
@@ -336,6 +374,7 @@ class Trainer:
             reset=reset,
             episode_return=jnp.zeros((c.num_envs,), jnp.float32),
             episode_length=jnp.zeros((c.num_envs,), jnp.int32),
+            ground_truth=jnp.zeros((c.num_envs, self.ground_truth_dims), jnp.float32),
             key=key,
             update=jnp.zeros((), jnp.int32),
         )
@@ -387,6 +426,7 @@ class Trainer:
                 "terminated": term,
                 "truncated": trunc,
                 "final_value": final_value,
+                "ground_truth": s.ground_truth,
             }
             s = s.replace(
                 env_state=env_state,
@@ -395,6 +435,11 @@ class Trainer:
                 reset=done,
                 episode_return=jnp.where(done, 0.0, ep_ret),
                 episode_length=jnp.where(done, 0, ep_len),
+                ground_truth=(
+                    info["ground_truth"].reshape(c.num_envs, -1).astype(jnp.float32)
+                    if self.ground_truth_dims
+                    else s.ground_truth
+                ),
                 key=key,
             )
             return s, (transition, stats)
@@ -405,9 +450,11 @@ class Trainer:
 
     def _loss(self, params, carry0, batch, ent_coef):
         c = self.config
-        _, logits, values = self.agent.apply(params, carry0, batch["obs"], batch["reset"])
+        _, logits, values, aux = self.agent.apply(
+            params, carry0, batch["obs"], batch["reset"], aux=True
+        )
         logp, entropy = log_prob_entropy(logits, batch["action"], self.dims)
-        return ppo_loss(
+        loss, metrics = ppo_loss(
             logp,
             batch["logp"],
             batch["advantages"],
@@ -420,6 +467,29 @@ class Trainer:
             ent_coef,
             c.advantage_normalization,
         )
+        if c.obs_reconstruction:
+            image = (
+                batch["obs"]["visual_observation"]
+                if isinstance(batch["obs"], dict)
+                else batch["obs"]
+            )
+            target = image.astype(jnp.float32) / 255.0
+            # Binary cross-entropy per pixel, as CleanRL's PPO-TrXL; log clamped like torch's.
+            pred = aux["reconstruction"]
+            bce = -(
+                target * jnp.maximum(jnp.log(pred), -100.0)
+                + (1.0 - target) * jnp.maximum(jnp.log1p(-pred), -100.0)
+            )
+            metrics["reconstruction_loss"] = bce.mean()
+            loss = loss + c.obs_reconstruction * metrics["reconstruction_loss"]
+        if self.ground_truth_dims:
+            # A reset observation's ground truth is not known (the info of that step
+            # describes the episode that ended), so those steps are left out.
+            err = ((aux["ground_truth"] - batch["ground_truth"]) ** 2).mean(-1)
+            keep = (~batch["reset"]).astype(jnp.float32)
+            metrics["ground_truth_loss"] = (err * keep).sum() / jnp.maximum(keep.sum(), 1.0)
+            loss = loss + c.ground_truth_estimation * metrics["ground_truth_loss"]
+        return loss, metrics
 
     def _update(self, ts: TrainState):
         c = self.config
@@ -436,7 +506,7 @@ class Trainer:
             c.gamma,
             c.gae_lambda,
         )
-        batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value")}
+        batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value", "ground_truth")}
         batch["advantages"], batch["returns"] = adv, ret
         ent_coef = self.ent_coef_schedule(ts.update)
         per_mb = c.num_envs // c.num_minibatches
@@ -695,6 +765,9 @@ def train(config: TrainConfig, console=None) -> dict:
             writer.add_scalar("charts/entropy_coef", m["ent_coef"], step)
             for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss"):
                 writer.add_scalar(f"losses/{k}", m[k], step)
+            for k in ("reconstruction_loss", "ground_truth_loss"):
+                if k in m:
+                    writer.add_scalar(f"losses/{k}", m[k], step)
             info = f"SPS {sps:,.0f}  return {ret:.3f}" if measured_steps else f"return {ret:.3f}"
             if trainer.has_success:
                 info += f"  success {succ:.2f}"

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engram.models.encoders import AtariCNN
+from engram.models.encoders import AtariCNN, ObservationDecoder
 from engram.models.memory import initial_carry, make_memory
 
 
@@ -34,14 +34,15 @@ class Trunk(nn.Module):
         return self.encoder(obs)
 
     def __call__(self, carry, obs, resets):
-        """Sequence form: leaves ``(T, B, ...)``; returns ``(carry, (T, B, hidden))``."""
+        """Sequence form: leaves ``(T, B, ...)``; returns ``(carry, memory output
+        (T, B, M), body output (T, B, hidden))``."""
         carry, y = self.mem.sequence(carry, self._features(obs), resets)
-        return carry, nn.relu(self.body(y))
+        return carry, y, nn.relu(self.body(y))
 
     def step(self, carry, obs, reset):
-        """Acting form: leaves ``(B, ...)``; returns ``(carry, (B, hidden))``."""
+        """Acting form: leaves ``(B, ...)``; returns ``(carry, (B, M), (B, hidden))``."""
         carry, y = self.mem.step(carry, self._features(obs), reset)
-        return carry, nn.relu(self.body(y))
+        return carry, y, nn.relu(self.body(y))
 
 
 class ActorCritic(nn.Module):
@@ -59,6 +60,10 @@ class ActorCritic(nn.Module):
         memory_hidden: hidden size of the recurrent memory.
         hidden: units of the post-memory layer.
         shared: one body for policy and value (the paper's) or one each.
+        reconstruction: add the observation decoder (on the memory output, as the paper's
+            ``obs_decoder.attach_to: memory``) for the reconstruction auxiliary loss.
+        ground_truth_dims: size of ``info["ground_truth"]`` to predict from the body
+            output (ground-truth estimation auxiliary loss); 0: no such head.
     """
 
     action_dims: tuple[int, ...]
@@ -66,6 +71,8 @@ class ActorCritic(nn.Module):
     memory_hidden: int = 512
     hidden: int = 512
     shared: bool = True
+    reconstruction: bool = False
+    ground_truth_dims: int = 0
 
     def setup(self):
         self.trunk = Trunk(self.memory, self.memory_hidden, self.hidden)
@@ -74,6 +81,10 @@ class ActorCritic(nn.Module):
         ortho = nn.initializers.orthogonal
         self.policy = nn.Dense(sum(self.action_dims), kernel_init=ortho(0.01))
         self.value = nn.Dense(1, kernel_init=ortho(1.0))
+        if self.reconstruction:
+            self.decoder = ObservationDecoder()
+        if self.ground_truth_dims:
+            self.ground_truth = nn.Dense(self.ground_truth_dims, kernel_init=ortho(1.0))
 
     def initial_carry(self, batch_size: int):
         """The empty memory for ``batch_size`` environments (needs no parameters: call it on
@@ -81,21 +92,34 @@ class ActorCritic(nn.Module):
         one = initial_carry(self.memory, self.memory_hidden, batch_size)
         return one if self.shared else (one, one)
 
-    def _run(self, carry, obs, resets, method: str):
+    def _run(self, carry, obs, resets, method: str, aux: bool = False):
         if self.shared:
-            carry, h = getattr(self.trunk, method)(carry, obs, resets)
-            return carry, self.policy(h), self.value(h)[..., 0]
-        (actor, critic) = carry
-        actor, h_pi = getattr(self.trunk, method)(actor, obs, resets)
-        critic, h_v = getattr(self.critic_trunk, method)(critic, obs, resets)
-        return (actor, critic), self.policy(h_pi), self.value(h_v)[..., 0]
+            carry, y, h = getattr(self.trunk, method)(carry, obs, resets)
+            h_v = h
+        else:
+            (actor, critic) = carry
+            actor, y, h = getattr(self.trunk, method)(actor, obs, resets)
+            critic, _, h_v = getattr(self.critic_trunk, method)(critic, obs, resets)
+            carry = (actor, critic)
+        out = (carry, self.policy(h), self.value(h_v)[..., 0])
+        if not aux:
+            return out
+        extra = {}
+        if self.reconstruction:
+            extra["reconstruction"] = self.decoder(y)
+        if self.ground_truth_dims:
+            extra["ground_truth"] = self.ground_truth(h)
+        return (*out, extra)
 
-    def __call__(self, carry, obs, resets):
+    def __call__(self, carry, obs, resets, aux: bool = False):
         """Sequence form: ``obs`` leaves ``(T, B, ...)``, ``resets`` bool ``(T, B)``.
 
-        Returns ``(carry, logits (T, B, sum(action_dims)), value (T, B))``.
+        Returns ``(carry, logits (T, B, sum(action_dims)), value (T, B))``, and with
+        ``aux=True`` a fourth item, a dict with the auxiliary predictions that are
+        configured: ``reconstruction`` float32 (T, B, 84, 84, 3) in (0, 1) and
+        ``ground_truth`` float32 (T, B, ground_truth_dims).
         """
-        return self._run(carry, obs, resets, "__call__")
+        return self._run(carry, obs, resets, "__call__", aux)
 
     def step(self, carry, obs, reset):
         """Acting form: ``obs`` leaves ``(B, ...)``, ``reset`` ``(B,)``."""

@@ -26,3 +26,29 @@ class AtariCNN(nn.Module):
             x = nn.Conv(features, (kernel, kernel), (stride, stride), "VALID", kernel_init=init)(x)
             x = nn.relu(x)
         return x.reshape(lead + (-1,))
+
+
+class ObservationDecoder(nn.Module):
+    """Transposed-CNN decoder of the observation-reconstruction auxiliary loss (Memory Gym
+    paper, "+ Obs. Rec."; reference section 5.1): the mirror image of :class:`AtariCNN`.
+
+    dense -> 64x7x7, then transposed convs 64x3x3/1 (9x9), 32x4x4/2 (20x20) and 3x8x8/4
+    (84x84), ReLU between them and a sigmoid at the end.
+
+    Input: float32 ``(..., F)``. Output: float32 ``(..., 84, 84, 3)`` in (0, 1), the
+    predicted observation divided by 255.
+    """
+
+    @nn.compact
+    def __call__(self, x):
+        lead = x.shape[:-1]
+        init = nn.initializers.orthogonal(np.sqrt(2))
+        x = nn.relu(nn.Dense(64 * 7 * 7, kernel_init=init)(x.reshape((-1, x.shape[-1]))))
+        x = x.reshape((-1, 7, 7, 64))
+        layers = ((64, 3, 1), (32, 4, 2), (3, 8, 4))
+        for i, (features, kernel, stride) in enumerate(layers):
+            x = nn.ConvTranspose(
+                features, (kernel, kernel), (stride, stride), "VALID", kernel_init=init
+            )(x)
+            x = nn.relu(x) if i < len(layers) - 1 else nn.sigmoid(x)
+        return x.reshape(lead + x.shape[1:])
