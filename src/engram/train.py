@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import engram
 from engram.core.params import parse_options, resolve
@@ -109,6 +110,11 @@ class TrainConfig:
     info["ground_truth"] (endless ids only; the paper's "+ GT" uses 0.1); 0: off."""
     seed: int = 0
     """Seed of parameters, environments and actions."""
+    devices: int | None = None
+    """Shard the environment batch across this many devices of the default backend
+    (parameters replicated); default all of them. Must divide num_envs."""
+    distributed: bool = False
+    """Call jax.distributed.initialize() first (a run launched on several hosts)."""
     run_dir: str = "runs"
     """Folder that receives one sub-folder per run."""
     run_name: str | None = None
@@ -222,6 +228,17 @@ class TrainConfig:
         for name in ("clip", "lr", "final_lr", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
+        available = len(jax.devices())
+        if self.devices is not None and not 1 <= self.devices <= available:
+            raise ValueError(
+                f"devices: got {self.devices}, this machine has {available} "
+                f"{jax.default_backend().upper()} device(s)"
+            )
+        if self.num_envs % self.num_devices:
+            raise ValueError(
+                f"num_envs: got {self.num_envs}, must be a multiple of the {self.num_devices} "
+                "devices the environment batch is sharded across (see --devices)"
+            )
         if self.track and importlib.util.find_spec("wandb") is None:
             raise ValueError(
                 'track: Weights & Biases is not installed: pip install "engram[track]"'
@@ -241,6 +258,11 @@ class TrainConfig:
         if self.normalize_advantages is None:
             return self.env in _NORMALIZE_ADVANTAGES_BY_DEFAULT
         return self.normalize_advantages
+
+    @property
+    def num_devices(self) -> int:
+        """Devices the environment batch is sharded across."""
+        return self.devices or len(jax.devices())
 
     @property
     def num_updates(self) -> int:
@@ -318,8 +340,37 @@ class Trainer:
             optax.clip_by_global_norm(c.max_grad_norm),
             optax.adam(self.lr_schedule, eps=1e-5),
         )
-        self.init = jax.jit(self._init)
-        self.update = jax.jit(self._update)
+        self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
+        shardings = self._state_shardings()
+        replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.init = jax.jit(self._init, out_shardings=shardings)
+        self.update = jax.jit(self._update, out_shardings=(shardings, replicated))
+
+    def _state_shardings(self) -> TrainState:
+        """Where each leaf of the TrainState lives: everything with one row per
+        environment is split along that axis across the mesh; parameters, optimiser
+        state, key and counter are replicated. One device: everything on it."""
+        batch = NamedSharding(self.mesh, PartitionSpec("env"))
+        replicated = NamedSharding(self.mesh, PartitionSpec())
+        shapes = jax.eval_shape(self._init, jax.random.key(0))
+        per_env = (
+            "env_state",
+            "obs",
+            "carry",
+            "reset",
+            "episode_return",
+            "episode_length",
+            "ground_truth",
+        )
+        return shapes.replace(
+            **{
+                f.name: jax.tree.map(
+                    lambda _, f=f: batch if f.name in per_env else replicated,
+                    getattr(shapes, f.name),
+                )
+                for f in dataclasses.fields(shapes)
+            }
+        )
 
     def _ground_truth_dims(self, env) -> int:
         """Size of ``info["ground_truth"]``, found by tracing one step (nothing runs).
@@ -678,6 +729,8 @@ def train(config: TrainConfig, console=None) -> dict:
     from engram.eval import LEVEL_SEED_OFFSET, evaluate, interval_estimates
 
     console = console or Console()
+    if config.distributed:
+        jax.distributed.initialize()  # reads the cluster from the environment
     if config.resume is not None:
         run = Path(config.resume)
         c, trainer, ts = open_run(run)
@@ -701,7 +754,7 @@ def train(config: TrainConfig, console=None) -> dict:
     console.print(
         f"[bold]engram train[/bold] {c.env} agent={c.agent} seed={c.seed}: "
         f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
-        f"on {jax.devices()[0].platform.upper()} -> {run}"
+        f"on {c.num_devices} {jax.devices()[0].platform.upper()} device(s) -> {run}"
     )
     # The same unseen levels for the agent and the random baseline, at every evaluation.
     levels = dict(
