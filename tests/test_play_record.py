@@ -71,7 +71,7 @@ def test_play_drives_the_environment_with_held_keys(keyboard):
     pygame, post = keyboard
     post(pygame.K_RIGHT, pygame.K_g)  # hold right; show the debug view
     config = PlayConfig("MortarMayhem-v0", seed=3, options=SHORT_MM, scale=2, fps=1000)
-    config.max_steps = 6
+    config.max_steps, config.max_seconds = 6, 120
     result = play(config)
     assert result.steps == 6 and result.episodes == []
     runner = _replay("MortarMayhem-v0", SHORT_MM, 3, [np.array([2, 0])] * 6)
@@ -86,7 +86,7 @@ def test_play_grid_is_turn_based(keyboard):
     pygame, post = keyboard
     # Three key presses are three steps (forward, rotate left, forward); Esc quits.
     post(pygame.K_UP, pygame.K_LEFT, pygame.K_w, pygame.K_ESCAPE)
-    result = play(PlayConfig("MortarMayhem-Grid-v0", seed=1, scale=1))
+    result = play(PlayConfig("MortarMayhem-Grid-v0", seed=1, scale=1, max_seconds=120))
     assert result.steps == 3
     runner = _replay("MortarMayhem-Grid-v0", (), 1, [3, 1, 3])
     np.testing.assert_array_equal(result.frame, runner.frame())
@@ -94,7 +94,8 @@ def test_play_grid_is_turn_based(keyboard):
 
 def test_play_prints_episode_statistics(keyboard, capsys):
     # Standing still, the one-command episode ends at its first check.
-    result = play(PlayConfig("MortarMayhem-v0", options=SHORT_MM, fps=1000, episodes=1))
+    config = PlayConfig("MortarMayhem-v0", options=SHORT_MM, fps=1000, episodes=1, max_seconds=120)
+    result = play(config)
     assert len(result.episodes) == 1
     stats = result.episodes[0]
     out = capsys.readouterr().out

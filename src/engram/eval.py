@@ -154,6 +154,29 @@ def _program(trainer, episodes: int, deterministic: bool, random_policy: bool, c
     return start, run
 
 
+def merge_seeds(results: list[dict]) -> dict:
+    """One evaluation summary from the per-seed ones: episodes pooled (seed-major)."""
+    if len(results) == 1:
+        return dict(results[0])
+    pooled = {
+        k: [x for r in results for x in r[k]] for k in ("level", "returns", "lengths", "done")
+    }
+    returns = np.asarray(pooled["returns"])
+    has_success = results[0]["success"] is not None
+    success = [x for r in results for x in r["success"]] if has_success else None
+    first = results[0]
+    return {
+        **{k: first[k] for k in ("levels", "repetitions", "seed", "policy", "deterministic")},
+        "episodes": len(returns),
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "mean_length": float(np.mean(pooled["lengths"])),
+        "success_rate": float(np.mean(success)) if has_success else None,
+        **pooled,
+        "success": success,
+    }
+
+
 def interval_estimates(values, reps: int = 2000, seed: int = 0) -> dict:
     """IQM and mean of per-episode ``values`` with 95% stratified-bootstrap confidence
     intervals, computed by rliable.
@@ -234,21 +257,28 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
     train_config, trainer, ts = open_run(config.run_dir)
     seed = train_config.seed + LEVEL_SEED_OFFSET if config.seed is None else config.seed
     console.print(
-        f"evaluating {config.run_dir} (update {int(ts.update)}/{train_config.num_updates}) on "
+        f"evaluating {config.run_dir} (update {int(np.max(ts.update))}/"
+        f"{train_config.num_updates}, {train_config.num_seeds} seed(s)) on "
         f"{config.levels} levels x {config.repetitions} episodes, level seed {seed}"
     )
     started = time.time()
     results = {}
     for policy in ("agent", "random") if config.baseline else ("agent",):
-        summary = evaluate(
-            trainer,
-            ts.params,
-            config.levels,
-            seed,
-            repetitions=config.repetitions,
-            deterministic=config.deterministic,
-            random_policy=policy == "random",
-        )
+        # Every seed of a multi-seed run meets the same levels; episodes are pooled.
+        n_seeds = 1 if policy == "random" else train_config.num_seeds
+        per_seed = [
+            evaluate(
+                trainer,
+                trainer.seed_params(ts, i),
+                config.levels,
+                seed,
+                repetitions=config.repetitions,
+                deterministic=config.deterministic,
+                random_policy=policy == "random",
+            )
+            for i in range(n_seeds)
+        ]
+        summary = merge_seeds(per_seed)
         for metric, values in (("return", summary["returns"]), ("success", summary["success"])):
             if values is not None:
                 estimates = interval_estimates(values, reps=config.bootstrap_reps)
@@ -256,7 +286,7 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
         results[policy] = summary
     results.setdefault("random", None)
     results["env"] = train_config.env
-    results["update"] = int(ts.update)
+    results["update"] = int(np.max(ts.update))
     results["seconds"] = time.time() - started
 
     table = Table(title=f"{train_config.env}, {results['agent']['episodes']} episodes each")

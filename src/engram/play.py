@@ -18,6 +18,7 @@ pygame-ce is an optional dependency (``pip install "engram[play]"``).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -55,6 +56,8 @@ class PlayConfig:
     """Stop after this many episodes (default: play until the window is closed)."""
     max_steps: int | None = None
     """Stop after this many steps in all (for scripted and headless runs)."""
+    max_seconds: float | None = None
+    """Stop after this many seconds (for scripted and headless runs)."""
 
 
 def _import_pygame():
@@ -198,9 +201,12 @@ def play(config: PlayConfig) -> PlayResult:
         return config.max_steps is None or steps < config.max_steps
 
     running = True
+    deadline = None if config.max_seconds is None else time.monotonic() + config.max_seconds
     try:
         draw()
         while running:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             for event in pygame.event.get():
                 if event.type == pygame.QUIT:
                     running = False

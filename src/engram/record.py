@@ -96,7 +96,7 @@ class AgentPolicy:
 
         config, self.trainer, ts = open_run(run_dir)
         self.env_id = config.env
-        self.params = ts.params
+        self.params = self.trainer.seed_params(ts, 0)  # the first seed of a multi-seed run
         self.deterministic = deterministic
         self._act = jax.jit(self.trainer.act)
         self._key = jax.random.key(seed)

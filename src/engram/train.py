@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -110,6 +109,9 @@ class TrainConfig:
     info["ground_truth"] (endless ids only; the paper's "+ GT" uses 0.1); 0: off."""
     seed: int = 0
     """Seed of parameters, environments and actions."""
+    num_seeds: int = 1
+    """Train this many independent seeds (seed, seed+1, ...) in one program with vmap;
+    seed k gives the run that --seed seed+k alone gives."""
     devices: int | None = None
     """Shard the environment batch across this many devices of the default backend
     (parameters replicated); default all of them. Must divide num_envs."""
@@ -208,6 +210,7 @@ class TrainConfig:
             "anneal_updates",
             "eval_levels",
             "eval_repetitions",
+            "num_seeds",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -343,14 +346,40 @@ class Trainer:
         self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
         shardings = self._state_shardings()
         replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.init = jax.jit(self._init, out_shardings=shardings)
-        self.update = jax.jit(self._update, out_shardings=(shardings, replicated))
+        # Several seeds: the same programs vmapped over a leading seed axis of the state.
+        many = (lambda f: jax.vmap(f)) if c.num_seeds > 1 else (lambda f: f)
+        self.init = jax.jit(many(self._init), out_shardings=shardings)
+        self.update = jax.jit(many(self._update), out_shardings=(shardings, replicated))
+
+    def seed_keys(self) -> jax.Array:
+        """The key(s) :meth:`init` takes: one key, or ``(num_seeds,)`` keys of the seeds
+        ``seed .. seed + num_seeds - 1``."""
+        c = self.config
+        if c.num_seeds == 1:
+            return jax.random.key(c.seed)
+        return jax.vmap(jax.random.key)(jnp.arange(c.seed, c.seed + c.num_seeds))
+
+    def initial_state(self) -> TrainState:
+        """A fresh state of the configured seed(s)."""
+        return self.init(self.seed_keys())
+
+    def seed_params(self, ts: TrainState, index: int):
+        """The parameters of the ``index``-th seed of ``ts``.
+
+        Raises:
+            ValueError: ``index`` is not in ``[0, num_seeds)``.
+        """
+        n = self.config.num_seeds
+        if not 0 <= index < n:
+            raise ValueError(f"seed_index: got {index}, the run has {n} seed(s)")
+        return ts.params if n == 1 else jax.tree.map(lambda x: x[index], ts.params)
 
     def _state_shardings(self) -> TrainState:
         """Where each leaf of the TrainState lives: everything with one row per
         environment is split along that axis across the mesh; parameters, optimiser
         state, key and counter are replicated. One device: everything on it."""
-        batch = NamedSharding(self.mesh, PartitionSpec("env"))
+        lead = (None,) if self.config.num_seeds > 1 else ()  # the seed axis stays whole
+        batch = NamedSharding(self.mesh, PartitionSpec(*lead, "env"))
         replicated = NamedSharding(self.mesh, PartitionSpec())
         shapes = jax.eval_shape(self._init, jax.random.key(0))
         per_env = (
@@ -676,7 +705,7 @@ def open_run(run_dir: str | Path) -> tuple[TrainConfig, Trainer, TrainState]:
         raise ValueError(f"resume: {run} has no {CHECKPOINT} (the run stopped before its first)")
     config = TrainConfig.from_file(run / "config.json")
     trainer = Trainer(config)
-    template = trainer.init(jax.random.key(config.seed))
+    template = trainer.initial_state()
     return config, trainer, load_checkpoint(run / CHECKPOINT, template)
 
 
@@ -726,7 +755,7 @@ def train(config: TrainConfig, console=None) -> dict:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from tensorboardX import SummaryWriter
 
-    from engram.eval import LEVEL_SEED_OFFSET, evaluate, interval_estimates
+    from engram.eval import LEVEL_SEED_OFFSET, evaluate, interval_estimates, merge_seeds
 
     console = console or Console()
     if config.distributed:
@@ -734,7 +763,7 @@ def train(config: TrainConfig, console=None) -> dict:
     if config.resume is not None:
         run = Path(config.resume)
         c, trainer, ts = open_run(run)
-        done = int(ts.update)
+        done = int(np.max(ts.update))  # one counter per seed, all equal
         console.print(f"resuming {run} after update {done}/{c.num_updates}")
     else:
         config.validate()
@@ -743,16 +772,22 @@ def train(config: TrainConfig, console=None) -> dict:
         # The resolved configuration: per-environment defaults filled in.
         (run / "config.json").write_text(json.dumps(c.resolved(), indent=2))
         trainer = Trainer(c)
-        ts = trainer.init(jax.random.key(c.seed))
+        ts = trainer.initial_state()
         done = 0
     steps_per_update = c.num_envs * c.num_steps
+    seeds = list(range(c.seed, c.seed + c.num_seeds))
     wandb_run = _start_wandb(c, run) if c.track else None
-    # Events after the checkpoint were written by the killed process: purge_step drops them.
-    writer = SummaryWriter(str(run), purge_step=done * steps_per_update if done else None)
+    # One event folder per seed (the run folder itself for one seed). Events after the
+    # checkpoint were written by the killed process: purge_step drops them.
+    folders = [run] if len(seeds) == 1 else [run / f"seed_{s}" for s in seeds]
+    purge = done * steps_per_update if done else None
+    writers = [SummaryWriter(str(f), purge_step=purge) for f in folders]
     if not done:
-        writer.add_text("config", json.dumps(c.resolved(), indent=2))
+        for writer in writers:
+            writer.add_text("config", json.dumps(c.resolved(), indent=2))
     console.print(
-        f"[bold]engram train[/bold] {c.env} agent={c.agent} seed={c.seed}: "
+        f"[bold]engram train[/bold] {c.env} agent={c.agent} "
+        f"seed={c.seed if len(seeds) == 1 else f'{seeds[0]}..{seeds[-1]}'}: "
         f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
         f"on {c.num_devices} {jax.devices()[0].platform.upper()} device(s) -> {run}"
     )
@@ -760,6 +795,13 @@ def train(config: TrainConfig, console=None) -> dict:
     levels = dict(
         levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
     )
+
+    def evaluate_seeds(state: TrainState, **kw) -> list[dict]:
+        return [
+            evaluate(trainer, trainer.seed_params(state, i), **levels, **kw)
+            for i in range(len(seeds))
+        ]
+
     console.print("compiling the update (takes a minute on a CPU) ...")
     total_steps = c.num_updates * steps_per_update
     recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
@@ -783,12 +825,13 @@ def train(config: TrainConfig, console=None) -> dict:
             except KeyboardInterrupt:
                 save_checkpoint(ckpt, ts)  # ts is the last completed update
                 progress.console.print(
-                    f"interrupted: checkpoint of update {int(ts.update)} written; continue "
-                    f"with  engram train --resume {run}"
+                    f"interrupted: checkpoint of update {int(np.max(ts.update))} written; "
+                    f"continue with  engram train --resume {run}"
                 )
                 raise
-            m = jax.device_get(m)
-            if not all(math.isfinite(float(m[k])) for k in ("loss", "policy_loss", "value_loss")):
+            m = jax.tree.map(np.asarray, jax.device_get(m))
+            losses = ("loss", "policy_loss", "value_loss")
+            if not all(np.isfinite(m[k]).all() for k in losses):
                 raise NonFiniteLossError(
                     f"update {u}: loss is not finite (loss={m['loss']}, policy_loss="
                     f"{m['policy_loss']}, value_loss={m['value_loss']}); stopping. The last "
@@ -798,29 +841,19 @@ def train(config: TrainConfig, console=None) -> dict:
             if measured_from is None:  # the first update of a process includes compilation
                 measured_from = now
             else:
-                measured_steps += steps_per_update
+                measured_steps += steps_per_update * len(seeds)
             sps = measured_steps / max(now - measured_from, 1e-9) if measured_steps else 0.0
             step = u * steps_per_update
-            recent = (recent + [(m["episodes"], m["return_sum"], m["success_sum"])])[-10:]
+            for i, writer in enumerate(writers):
+                seed_metrics = jax.tree.map(lambda x, i=i: x.reshape(-1)[i], m)
+                _log_update(writer, seed_metrics, step, sps / len(seeds), trainer.has_success)
+            # Progress: the episodes of the last 10 updates, all seeds pooled.
+            recent = (
+                recent + [(m["episodes"].sum(), m["return_sum"].sum(), m["success_sum"].sum())]
+            )[-10:]
             n = sum(r[0] for r in recent)
             ret = sum(r[1] for r in recent) / n if n else float("nan")
             succ = sum(r[2] for r in recent) / n if n else float("nan")
-            if m["episodes"]:
-                writer.add_scalar("charts/episodic_return", m["return_sum"] / m["episodes"], step)
-                writer.add_scalar("charts/episodic_length", m["length_sum"] / m["episodes"], step)
-                if trainer.has_success:
-                    writer.add_scalar("charts/success", m["success_sum"] / m["episodes"], step)
-                for k in m:
-                    if k.startswith("task/"):
-                        writer.add_scalar(f"charts/{k[5:]}", m[k] / m["episodes"], step)
-            writer.add_scalar("charts/SPS", sps, step)
-            writer.add_scalar("charts/learning_rate", m["learning_rate"], step)
-            writer.add_scalar("charts/entropy_coef", m["ent_coef"], step)
-            for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss"):
-                writer.add_scalar(f"losses/{k}", m[k], step)
-            for k in ("reconstruction_loss", "ground_truth_loss"):
-                if k in m:
-                    writer.add_scalar(f"losses/{k}", m[k], step)
             info = f"SPS {sps:,.0f}  return {ret:.3f}" if measured_steps else f"return {ret:.3f}"
             if trainer.has_success:
                 info += f"  success {succ:.2f}"
@@ -829,28 +862,36 @@ def train(config: TrainConfig, console=None) -> dict:
                 progress.console.print(
                     f"first update (with compilation) took {now - start:.0f} s; return and "
                     "success are means over the episodes of the last 10 updates"
+                    + (" of all seeds" if len(seeds) > 1 else "")
                 )
             if u == done + 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
                 progress.console.print(f"update {u:>5}/{c.num_updates}  steps {step:>9,}  {info}")
             if c.checkpoint_every and u % c.checkpoint_every == 0:
                 save_checkpoint(ckpt, ts)
             if c.eval_every and u % c.eval_every == 0 and u != c.num_updates:
-                periodic = evaluate(
-                    trainer, ts.params, deterministic=c.eval_deterministic, **levels
-                )
-                _log_eval(writer, periodic, step)
-                line = f"update {u:>5}: eval return {periodic['mean_return']:.3f}"
-                if periodic["success_rate"] is not None:
-                    line += f", success {periodic['success_rate']:.2f}"
+                periodic = evaluate_seeds(ts, deterministic=c.eval_deterministic)
+                for writer, r in zip(writers, periodic, strict=True):
+                    _log_eval(writer, r, step)
+                merged = merge_seeds(periodic)
+                line = f"update {u:>5}: eval return {merged['mean_return']:.3f}"
+                if merged["success_rate"] is not None:
+                    line += f", success {merged['success_rate']:.2f}"
                 progress.console.print(line)
     save_checkpoint(ckpt, ts)
     elapsed = time.time() - start
-    console.print(f"trained {total_steps:,} steps in {elapsed:.0f} s")
+    console.print(f"trained {total_steps * len(seeds):,} steps in {elapsed:.0f} s")
     console.print(
         f"evaluating on {c.eval_levels} unseen levels x {c.eval_repetitions} episodes ..."
     )
-    summary = evaluate(trainer, ts.params, deterministic=c.eval_deterministic, **levels)
-    baseline = evaluate(trainer, ts.params, random_policy=True, **levels)
+    per_seed = evaluate_seeds(ts, deterministic=c.eval_deterministic)
+    baseline = evaluate(trainer, trainer.seed_params(ts, 0), random_policy=True, **levels)
+    for writer, r in zip(writers, per_seed, strict=True):
+        _log_eval(writer, r, total_steps)
+        writer.close()
+    summary = merge_seeds(per_seed)
+    if len(seeds) > 1:
+        summary["seeds"] = seeds
+        summary["per_seed"] = per_seed
     summary.update({f"return_{k}": v for k, v in interval_estimates(summary["returns"]).items()})
     summary.update(
         train_seconds=elapsed,
@@ -859,8 +900,6 @@ def train(config: TrainConfig, console=None) -> dict:
         random_policy_success_rate=baseline["success_rate"],
     )
     (run / "eval.json").write_text(json.dumps(summary, indent=2))
-    _log_eval(writer, summary, total_steps)
-    writer.close()
     if wandb_run is not None:
         wandb_run.finish()
     line = (
@@ -869,7 +908,30 @@ def train(config: TrainConfig, console=None) -> dict:
     )
     if summary.get("success_rate") is not None:
         line += f", success {summary['success_rate']:.2f}"
+    if len(seeds) > 1:
+        means = ", ".join(f"{r['mean_return']:.3f}" for r in per_seed)
+        line += f"; per seed {means}"
     line += f"; a random policy on the same levels: {baseline['mean_return']:.3f}"
     console.print(line + f"  (saved to {run / 'eval.json'})")
     summary["run_dir"] = str(run)
     return summary
+
+
+def _log_update(writer, m: dict, step: int, sps: float, has_success: bool) -> None:
+    """One update's metrics of one seed, under CleanRL's names."""
+    if m["episodes"]:
+        writer.add_scalar("charts/episodic_return", m["return_sum"] / m["episodes"], step)
+        writer.add_scalar("charts/episodic_length", m["length_sum"] / m["episodes"], step)
+        if has_success:
+            writer.add_scalar("charts/success", m["success_sum"] / m["episodes"], step)
+        for k in m:
+            if k.startswith("task/"):
+                writer.add_scalar(f"charts/{k[5:]}", m[k] / m["episodes"], step)
+    writer.add_scalar("charts/SPS", sps, step)
+    writer.add_scalar("charts/learning_rate", m["learning_rate"], step)
+    writer.add_scalar("charts/entropy_coef", m["ent_coef"], step)
+    for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "loss"):
+        writer.add_scalar(f"losses/{k}", m[k], step)
+    for k in ("reconstruction_loss", "ground_truth_loss"):
+        if k in m:
+            writer.add_scalar(f"losses/{k}", m[k], step)
