@@ -33,15 +33,16 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = GAP) -> np.ndarray:
-    """Two uint8 (H, W, 3) images of the same height joined with a ``gap``-px dark band.
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = GAP, fill: int = 32) -> np.ndarray:
+    """Two uint8 (H, W, 3) images of the same height joined with a ``gap``-px band of
+    grey level ``fill`` (dark by default).
 
     Raises:
         ValueError: the heights differ.
     """
     if left.shape[0] != right.shape[0]:
         raise ValueError(f"side_by_side: heights differ ({left.shape[0]} vs {right.shape[0]})")
-    band = np.full((left.shape[0], gap, 3), 32, np.uint8)
+    band = np.full((left.shape[0], gap, 3), fill, np.uint8)
     return np.concatenate([left, band, right], axis=1)
 
 
