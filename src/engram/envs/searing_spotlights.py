@@ -1,0 +1,1175 @@
+"""Searing Spotlights: finite and endless variants in one module.
+
+Rules, timings, rewards and pictures follow Memory Gym 1.0.2
+(``memory_gym/searing_spotlights.py``, ``endless_searing_spotlights.py``,
+``pygame_assets.py``), as documented in ``reference/memory-gym.md`` sections 0, 3 and 3b.
+The two registered ids are one :class:`SearingSpotlights` class configured by
+:class:`Variant`: ``SearingSpotlights-v0`` and ``Endless-SearingSpotlights-v0``.
+
+The episode: a 12-px chequerboard lit at reset goes dark over 6 steps (a black layer
+whose surface alpha rises by 42 per step to 255); only spotlights, holes in that layer
+moving along curved paths, show the floor. The agent (hidden in the dark) loses health
+whenever a spotlight touches it. Finite: collect the coin, then reach the exit (256 steps
+at most). Endless: collect one coin after another, each within 160 steps.
+
+Randomness. The original draws from numpy's PCG64, so engram reproduces distributions,
+not seeds. Every spotlight of an episode is pre-sampled at reset into a queue
+(``State.queue_*``; spawn ``n`` uses entry ``n % Q``) and so is every endless coin
+(``State.coin_queue``, coin ``n`` uses entry ``n % K``); the endless variant refills a
+used entry with a fresh draw from the step's key, so the queue never runs out. A
+recorded episode is replayed by filling the queues (:meth:`SearingSpotlights.reset_to`).
+
+Precision. A spotlight's position is a float64 expression in the original and is
+truncated to an int for drawing, so float32 would move a circle by a pixel whenever the
+exact value lies within ~1e-5 of an integer. Positions, path parameter ``t`` and the hit
+test are therefore computed in double-float arithmetic (pairs of float32, ~48 bits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from engram.core.environment import Environment
+from engram.core.params import ResetParameter
+from engram.core.registry import register
+from engram.core.spaces import Box, MultiDiscrete
+from engram.render import agent_sprites, blit, draw_circle, filled_circle_mask
+from engram.render.blend import (
+    alpha_blend,
+    chequerboard,
+    circle_outlines,
+    disc_table,
+    inner_border,
+    rounded_top_rect,
+)
+
+SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
+TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
+BAR = 4  # px; the top bar's height, 16 * 0.25
+EDGE_OFFSET = 7  # px; _process_spawn_pos clamps coins/exit to [7, 77] (int(30 * 0.25))
+#: Spotlight spawn distance from the centre without the radius: sqrt(84² + 84²) / 2.
+HALF_DIAGONAL = math.sqrt(2 * SCREEN**2) / 2
+ENDLESS_COIN_QUEUE = 16  # endless coins pre-sampled at reset (refilled as used)
+ENDLESS_SPOT_QUEUE = 32  # endless spotlights pre-sampled at reset (refilled as used)
+MAX_SLOTS = 64  # most spotlights kept alive at once (see Variant.slots)
+
+_WHITE, _BLUE, _RED, _BLACK = (255, 255, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)
+_GREY = (50, 50, 50)  # top bar base and "no positive reward"
+_GREEN, _YELLOW = (0, 255, 0), (255, 255, 0)
+_ACTION_COLORS = ((120, 120, 120), (116, 1, 113), (255, 94, 14))  # action_colors
+_COIN_YELLOW, _COIN_ORANGE = (255, 255, 0), (255, 165, 0)
+_EXIT_OPEN, _EXIT_CLOSED = (48, 141, 70), (55, 55, 55)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Static configuration (fixes shapes, sprites and the layer order).
+
+    Attributes:
+        endless: the endless variant (one coin at a time, no exit).
+        queue: spotlights pre-sampled at reset. Finite: every spotlight an episode can
+            have (``initial_spawns`` + spawns before ``max_steps``, at most
+            ``num_spawns``). Endless: :data:`ENDLESS_SPOT_QUEUE`, refilled as used.
+        slots: spotlights alive at once. Finite: ``queue``. Endless: enough for the
+            longest lifetime (``ceil(1 / spot_min_speed)`` draws plus the frame of
+            removal and a few skipped frames) at one spawn per ``spawn_interval``, capped
+            at :data:`MAX_SLOTS`; past the cap the oldest spotlight would be dropped.
+        coins: coin slots. Finite: ``max(num_coins)``. Endless: the coin queue.
+        max_radius: largest spotlight radius (``int(spot_max_radius + 1) - 1``).
+        agent_scale, coin_scale, exit_scale: sprite sizes.
+        coins_visible, exit_visible, agent_visible: draw that entity above the darkness
+            (the original's list-insertion order, see :func:`_layer_order`).
+        use_exit, show_last_action, show_last_positive_reward, black_background,
+        hide_chessboard: the original's flags of those names.
+    """
+
+    endless: bool = False
+    queue: int = 10
+    slots: int = 10
+    coins: int = 1
+    max_radius: int = 13
+    agent_scale: float = 0.25
+    coin_scale: float = 0.375
+    exit_scale: float = 0.5
+    coins_visible: bool = False
+    exit_visible: bool = False
+    agent_visible: bool = False
+    use_exit: bool = True
+    show_last_action: bool = True
+    show_last_positive_reward: bool = True
+    black_background: bool = False
+    hide_chessboard: bool = False
+
+
+@struct.dataclass
+class Params:
+    """Vmappable parameters (the original's reset parameters that do not fix shapes)."""
+
+    max_steps: jax.Array
+    initial_spawns: jax.Array
+    num_spawns: jax.Array  # finite only (endless: a huge number)
+    spawn_interval: jax.Array  # finite: int(initial_spawn_interval + threshold)
+    spot_min_radius: jax.Array  # int: the smallest radius drawn
+    spot_max_radius: jax.Array  # int: the largest radius drawn
+    spot_min_speed: jax.Array
+    spot_max_speed: jax.Array
+    spot_damage: jax.Array
+    visual_feedback: jax.Array
+    light_step: jax.Array  # int(255 / light_dim_off_duration), 0 if the duration is 0
+    light_threshold: jax.Array
+    num_coins: jax.Array  # (k,) choices; endless (1,) = 1
+    agent_speed: jax.Array
+    agent_health: jax.Array
+    sample_agent_position: jax.Array
+    reward_inside_spotlight: jax.Array
+    reward_outside_spotlight: jax.Array
+    reward_death: jax.Array
+    reward_exit: jax.Array
+    reward_coin: jax.Array
+    steps_per_coin: jax.Array  # endless only
+    coin_show_duration: jax.Array  # endless only
+
+
+@struct.dataclass
+class State:
+    """Episode state; names follow the original's attributes where one exists.
+
+    Double-float values are pairs ``(..., 2)`` of float32 (high, low part).
+
+    Attributes:
+        pos: int32 (2,) agent centre (``agent.rect.center``). rotation: int32 degrees.
+        sprite_rotation: int32, the rotation the agent is drawn with (0 at reset: the
+            original draws ``get_rotated_sprite(0)`` there).
+        health: float32 (``current_agent_health``).
+        t: int32 steps taken. episode_return: float32.
+        alpha: int32 darkness-layer surface alpha.
+        spawn_timer: int32. spawned: int32 spotlights spawned so far (initial included).
+        queue_spawn, queue_target, queue_offset: float32 (Q, 2, 2) double-float path
+            points (``spawn_location``, ``target_location``, ``offset_location``).
+        queue_radius: int32 (Q,). queue_speed: float32 (Q, 2) double-float.
+        spot_alive: bool (S,), in ``self.spotlights``. spot_done: bool (S,).
+        spot_t: float32 (S, 2) double-float path parameter. spot_index: int32 (S,) spawn
+            number of the occupant (slot ``n % S``); spot_* path values copied from the
+            queue at spawn: spot_spawn, spot_target, spot_offset (S, 2, 2), spot_radius
+            (S,), spot_speed (S, 2).
+        coin_pos: int32 (C, 2). Finite: every coin; endless: the coin queue.
+        coin_alive: bool (C,) finite: not yet collected. Endless: unused (all True).
+        coin_index: int32 endless: number of the current coin. coins_collected: int32.
+        coin_t: int32 endless steps since the last coin.
+        exit_pos: int32 (2,). exit_open: bool.
+        last_action: int32 (2,). last_reward: float32. hit: bool, hit in this step.
+    """
+
+    pos: jax.Array
+    rotation: jax.Array
+    sprite_rotation: jax.Array
+    health: jax.Array
+    t: jax.Array
+    episode_return: jax.Array
+    alpha: jax.Array
+    spawn_timer: jax.Array
+    spawned: jax.Array
+    queue_spawn: jax.Array
+    queue_target: jax.Array
+    queue_offset: jax.Array
+    queue_radius: jax.Array
+    queue_speed: jax.Array
+    spot_alive: jax.Array
+    spot_done: jax.Array
+    spot_t: jax.Array
+    spot_index: jax.Array
+    spot_spawn: jax.Array
+    spot_target: jax.Array
+    spot_offset: jax.Array
+    spot_radius: jax.Array
+    spot_speed: jax.Array
+    coin_pos: jax.Array
+    coin_alive: jax.Array
+    coin_index: jax.Array
+    coins_collected: jax.Array
+    num_coins: jax.Array
+    coin_t: jax.Array
+    exit_pos: jax.Array
+    exit_open: jax.Array
+    last_action: jax.Array
+    last_reward: jax.Array
+    hit: jax.Array
+
+
+# ---------------------------------------------------------------- double-float
+# Dekker / Knuth error-free transformations on float32 pairs (hi, lo), value hi + lo.
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _quick(a, b):
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a):
+    c = jnp.float32(4097.0) * a  # 2^12 + 1 splits a 24-bit mantissa in two halves
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _dd_add(x, y):
+    s, e = _two_sum(x[..., 0], y[..., 0])
+    e = e + (x[..., 1] + y[..., 1])
+    return jnp.stack(_quick(s, e), axis=-1)
+
+
+def _dd_mul(x, y):
+    a, b = x[..., 0], y[..., 0]
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    e = e + (a * y[..., 1] + x[..., 1] * b)
+    return jnp.stack(_quick(p, e), axis=-1)
+
+
+def _dd(x):
+    """A float32 array as double-float (low part 0)."""
+    x = jnp.asarray(x, jnp.float32)
+    return jnp.stack([x, jnp.zeros_like(x)], axis=-1)
+
+
+def _dd_neg(x):
+    return -x
+
+
+def _dd_trunc(x):
+    """int32 ``int(value)`` (toward zero) of a double-float."""
+    hi, lo = x[..., 0], x[..., 1]
+    fl = jnp.floor(hi) - ((jnp.floor(hi) == hi) & (lo < 0))
+    ce = jnp.ceil(hi) + ((jnp.ceil(hi) == hi) & (lo > 0))
+    neg = (hi < 0) | ((hi == 0) & (lo < 0))
+    return jnp.where(neg, ce, fl).astype(jnp.int32)
+
+
+def split_float64(x) -> np.ndarray:
+    """Host-side: float64 values as double-float, float32 ``(*shape, 2)``."""
+    x = np.asarray(x, np.float64)
+    hi = x.astype(np.float32)
+    lo = (x - hi.astype(np.float64)).astype(np.float32)
+    return np.stack([hi, lo], axis=-1)
+
+
+# ----------------------------------------------------------------- parameters
+_COMMON_SPOT = (
+    ResetParameter("spot_min_radius", 7.5, "float", 1.0, 39.0, "px; integers(min, max + 1)"),
+    ResetParameter("spot_max_radius", 13.75, "float", 1.0, 39.0, "px"),
+    ResetParameter("spot_min_speed", 0.0025, "float", 1e-4, 1.0, "path fraction per step"),
+    ResetParameter("spot_max_speed", 0.0075, "float", 1e-4, 1.0, "path fraction per step"),
+    ResetParameter("spot_damage", 1.0, "float", 0.0, None, "health lost per hit step"),
+    ResetParameter("visual_feedback", True, "bool", doc="red floor on a hit"),
+    ResetParameter("black_background", False, "bool", doc="black floor, ringed spotlights"),
+    ResetParameter("hide_chessboard", False, "bool", doc="white floor"),
+    ResetParameter("light_dim_off_duration", 6, "int", 0, 255, "steps to full darkness"),
+    ResetParameter("light_threshold", 255, "int", 0, 255, "darkness alpha to reach"),
+)
+_COMMON_AGENT = (
+    ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"),
+    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+    ResetParameter("agent_visible", False, "bool", doc="agent above the darkness"),
+    ResetParameter("sample_agent_position", True, "bool", doc="else spawn at the centre"),
+    ResetParameter("show_last_action", True, "bool"),
+    ResetParameter("show_last_positive_reward", True, "bool"),
+    ResetParameter("reward_inside_spotlight", 0.0, "float"),
+    ResetParameter("reward_outside_spotlight", 0.0, "float"),
+    ResetParameter("reward_death", 0.0, "float"),
+)
+# coin_scale: the outline width int(2 * scale) must be 0 (a filled disc); pygame's 1-px
+# circle is not reproduced. exit_scale: the rounded rectangle is checked for 0.5..0.75.
+_COIN_SCALE = ResetParameter("coin_scale", 0.375, "float", 0.1, 0.49, "coin radius 10*scale")
+
+FINITE_PARAMETERS: tuple[ResetParameter, ...] = (
+    ResetParameter("max_steps", 256, "int", -1, None, "time limit, <= 0: none"),
+    ResetParameter("initial_spawns", 4, "int", 0, 32, "spotlights at reset"),
+    ResetParameter("num_spawns", 30, "int", 0, 256, "spotlights spawned later, at most"),
+    ResetParameter("initial_spawn_interval", 30, "float", 0.0, None, "steps"),
+    ResetParameter("spawn_interval_threshold", 10, "float", 0.0, None, "steps"),
+    ResetParameter("spawn_interval_decay", 0.95, "float", 0.0, 1.0, "unused (quirk)"),
+    *_COMMON_SPOT,
+    ResetParameter("num_coins", [1], "int_list", 1, 16, "coin counts to choose from"),
+    _COIN_SCALE,
+    ResetParameter("coins_visible", False, "bool", doc="coins above the darkness"),
+    ResetParameter("use_exit", True, "bool"),
+    ResetParameter("exit_scale", 0.5, "float", 0.5, 0.75, "exit size 20*scale"),
+    ResetParameter("exit_visible", False, "bool", doc="exit above the darkness"),
+    *_COMMON_AGENT[:1],
+    ResetParameter("agent_health", 5, "int", 1, None, "hit steps survived - 1"),
+    *_COMMON_AGENT[1:],
+    ResetParameter("reward_exit", 1.0, "float"),
+    ResetParameter("reward_max_steps", 0.0, "float", doc="unused by the original"),
+    ResetParameter("reward_coin", 0.25, "float"),
+)
+
+ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
+    ResetParameter("max_steps", -1, "int", -1, None, "time limit, <= 0: none"),
+    ResetParameter("steps_per_coin", 160, "int", 1, None, "steps to find each coin"),
+    ResetParameter("initial_spawns", 3, "int", 0, 32, "spotlights at reset"),
+    ResetParameter("spawn_interval", 50, "int", 1, None, "steps between spawns"),
+    *_COMMON_SPOT,
+    _COIN_SCALE,
+    ResetParameter("coin_show_duration", 6, "int", 0, None, "frames a new coin is lit"),
+    ResetParameter("coins_visible", False, "bool", doc="coin always above the darkness"),
+    *_COMMON_AGENT[:1],
+    ResetParameter("agent_health", 10, "int", 1, None, "hit steps survived - 1"),
+    *_COMMON_AGENT[1:],
+    ResetParameter("reward_coin", 0.25, "float"),
+)
+
+
+def _radius_range(rp: dict) -> tuple[int, int]:
+    """``np_random.integers(min, max + 1)`` with float bounds draws ``int(min) ..
+    int(max + 1) - 1`` (numpy truncates the bounds)."""
+    return int(rp["spot_min_radius"]), int(rp["spot_max_radius"] + 1) - 1
+
+
+def _spawn_interval(rp: dict, endless: bool) -> int:
+    # The original compares spawn_intervals[0] but pops the *last* entry, so the first
+    # interval, int(initial + threshold), is used throughout (40 with the defaults).
+    if endless:
+        return rp["spawn_interval"]
+    return int(rp["initial_spawn_interval"] + rp["spawn_interval_threshold"])
+
+
+def _sizes(rp: dict, endless: bool) -> tuple[int, int]:
+    """(queue, slots) for these reset parameters; see :class:`Variant`."""
+    interval = _spawn_interval(rp, endless)
+    if endless:
+        # A spot is drawn ceil(1 / speed) times, removed one frame later, and each
+        # removal just before it in the list delays it by a frame.
+        life = math.ceil(1.0 / rp["spot_min_speed"]) + 1 + rp["initial_spawns"] + 8
+        slots = rp["initial_spawns"] + math.ceil(life / max(interval, 1)) + 1
+        return ENDLESS_SPOT_QUEUE, max(1, min(slots, MAX_SLOTS))
+    later = rp["num_spawns"]
+    if rp["max_steps"] > 0:
+        later = min(later, rp["max_steps"] // max(interval, 1))
+    total = max(1, rp["initial_spawns"] + later)
+    return total, total
+
+
+def _layer_order(v: Variant) -> tuple[str, ...]:
+    """The original's draw order: ``[bg, spot, top]`` with coins, exit and agent inserted
+    below the darkness, or at ``index + 1`` / ``+ 2`` / ``+ 3`` when visible (so
+    ``exit_visible`` and ``agent_visible`` can even land above the top bar). Endless: the
+    coin goes above the darkness while it is shown; both placements are returned as
+    ``coin_hidden`` and ``coin_shown`` (each drawn only in its case)."""
+    layers = ["bg", "spot", "top"]
+    sid = 1
+    entities = [("coin", v.coins_visible)]
+    if not v.endless:
+        entities.append(("exit", v.exit_visible))
+    entities.append(("agent", v.agent_visible))
+    for k, (name, visible) in enumerate(entities):
+        if v.endless and name == "agent":
+            k = 2  # the endless agent is inserted at spot_surface_id + 3 as well
+        if visible:
+            layers.insert(sid + k + 1, name)
+        else:
+            layers.insert(sid, name)
+            sid += 1
+    if v.endless and not v.coins_visible:
+        layers[layers.index("coin")] = "coin_hidden"
+        layers.insert(layers.index("spot") + 1, "coin_shown")
+    return tuple(layers)
+
+
+class SearingSpotlights(Environment):
+    """Both Searing Spotlights ids; see the module docstring and :class:`Variant`.
+
+    Observation: uint8 (84, 84, 3) in standard image layout (row = y); the original
+    returns (x, y, c). Action: int32 (2,) in MultiDiscrete([3, 3]) (horizontal:
+    none/left/right, vertical: none/up/down).
+    """
+
+    def __init__(self, env_id: str, variant: Variant):
+        self.env_id = env_id
+        self.variant = variant
+        v = variant
+        self.reset_parameters = ENDLESS_PARAMETERS if v.endless else FINITE_PARAMETERS
+        self.observation_space = Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
+        self.action_space = MultiDiscrete((3, 3))
+        self.render_fps = 25
+        self._order = _layer_order(v)
+        sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
+        self._sprite_rgb = jnp.asarray(sprite_rgb)
+        self._sprite_mask = jnp.asarray(sprite_mask)
+        self._sprite_half = sprite_rgb.shape[1] // 2
+        self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
+        # Coin: yellow disc then an orange outline of width int(2 * scale) = 0, which
+        # pygame fills: an orange disc of radius int(10 * scale).
+        self._coin_radius = int(10 * v.coin_scale)
+        cr = self._coin_radius
+        coin = draw_circle(np.zeros((2 * cr + 2, 2 * cr + 2), bool), (cr, cr), cr)
+        self._coin_mask = jnp.asarray(coin)
+        self._coin_rgb = jnp.broadcast_to(jnp.asarray(_COIN_ORANGE, jnp.uint8), coin.shape + (3,))
+        # Exit: a 20*scale square with rounded top corners (radius int(10*scale)) and a
+        # black border of width int(2*scale) = 1; collision radius 20 / 2 * scale.
+        n = int(20 * v.exit_scale)
+        shape = rounded_top_rect(n, int(10 * v.exit_scale))
+        border = inner_border(shape)
+        self._exit_size = n
+        self._exit_shape = jnp.asarray(shape)
+        self._exit_border = jnp.asarray(border)
+        self._exit_radius = 20 / 2 * v.exit_scale
+        self._disc_table = disc_table(v.max_radius)
+        self._outlines = jnp.asarray(circle_outlines(v.max_radius))
+        self._chequer = jnp.asarray(chequerboard(TILE))
+        if v.endless:
+            self.info_every_step = ("ground_truth",)
+            self.info_at_end = (
+                "reward",
+                "length",
+                "agent_health",
+                "coins_collected",
+                "ground_truth",
+            )
+        else:
+            self.info_at_end = ("reward", "length", "agent_health", "coins_collected", "success")
+
+    @property
+    def static_key(self) -> tuple:
+        return ("SearingSpotlights", self.env_id, self.variant)
+
+    # ------------------------------------------------------------------ params
+    def make_params(self, rp: dict) -> Params:
+        """Build :class:`Params` from a complete, validated reset-parameter dict.
+
+        Raises:
+            ValueError: ``spot_min_radius`` / ``spot_min_speed`` above its maximum, or a
+                value that does not fit this environment's static buffers (pass it to
+                ``make()`` so the buffers are sized for it).
+        """
+        v = self.variant
+        lo_r, hi_r = _radius_range(rp)
+        if lo_r > hi_r:
+            raise ValueError(
+                f"reset parameter 'spot_min_radius': got {rp['spot_min_radius']!r}, above "
+                f"spot_max_radius {rp['spot_max_radius']!r}"
+            )
+        if rp["spot_min_speed"] > rp["spot_max_speed"]:
+            raise ValueError(
+                f"reset parameter 'spot_min_speed': got {rp['spot_min_speed']!r}, above "
+                f"spot_max_speed {rp['spot_max_speed']!r}"
+            )
+        queue, slots = _sizes(rp, v.endless)
+        if hi_r > v.max_radius or queue > v.queue or slots > v.slots:
+            raise ValueError(
+                "reset parameters 'spot_max_radius' / spawn counts / 'spot_min_speed': "
+                "these values need larger buffers than this environment was built with; "
+                "pass them to make()"
+            )
+        if not v.endless and max(rp["num_coins"]) > v.coins:
+            raise ValueError(
+                f"reset parameter 'num_coins': got {rp['num_coins']!r}, but this environment "
+                f"was built for at most {v.coins} coins; pass the value to make()"
+            )
+        duration = rp["light_dim_off_duration"]
+        i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        return Params(
+            max_steps=i32(rp["max_steps"]),
+            initial_spawns=i32(rp["initial_spawns"]),
+            num_spawns=i32(2**30 if v.endless else rp["num_spawns"]),
+            spawn_interval=i32(_spawn_interval(rp, v.endless)),
+            spot_min_radius=i32(lo_r),
+            spot_max_radius=i32(hi_r),
+            spot_min_speed=f32(rp["spot_min_speed"]),
+            spot_max_speed=f32(rp["spot_max_speed"]),
+            spot_damage=f32(rp["spot_damage"]),
+            visual_feedback=jnp.asarray(rp["visual_feedback"]),
+            light_step=i32(int(255 / duration) if duration > 0 else 0),
+            light_threshold=i32(rp["light_threshold"]),
+            num_coins=i32((1,) if v.endless else rp["num_coins"]),
+            agent_speed=f32(rp["agent_speed"]),
+            agent_health=f32(rp["agent_health"]),
+            sample_agent_position=jnp.asarray(rp["sample_agent_position"]),
+            reward_inside_spotlight=f32(rp["reward_inside_spotlight"]),
+            reward_outside_spotlight=f32(rp["reward_outside_spotlight"]),
+            reward_death=f32(rp["reward_death"]),
+            reward_exit=f32(rp.get("reward_exit", 0.0)),
+            reward_coin=f32(rp["reward_coin"]),
+            steps_per_coin=i32(rp.get("steps_per_coin", -1)),
+            coin_show_duration=i32(rp.get("coin_show_duration", 0)),
+        )
+
+    # ----------------------------------------------------------------- sampling
+    def _sample_spots(self, key, params: Params, n: int):
+        """``n`` spotlights as ``pygame_assets.Spotlight``: radius uniform in
+        ``[spot_min_radius, spot_max_radius]``, speed uniform, angles a0 in 0..359,
+        target = a0 + 180 + (-45..44), offset = target + (-135..134); each point lies
+        ``sqrt(84² + 84²) / 2 + radius`` px from (42, 42), off screen.
+
+        Returns:
+            (spawn, target, offset) float32 (n, 2, 2) double-float, radius int32 (n,),
+            speed float32 (n, 2).
+        """
+        kr, ks, ka, kt, ko = jax.random.split(key, 5)
+        radius = jax.random.randint(
+            kr, (n,), params.spot_min_radius, params.spot_max_radius + 1, jnp.int32
+        )
+        speed = jax.random.uniform(
+            ks, (n,), jnp.float32, params.spot_min_speed, params.spot_max_speed
+        )
+        a0 = jax.random.randint(ka, (n,), 0, 360)
+        target = a0 + 180 + jax.random.randint(kt, (n,), -45, 45)
+        offset = target + jax.random.randint(ko, (n,), -135, 135)
+        dist = jnp.float32(HALF_DIAGONAL) + radius.astype(jnp.float32)
+
+        def point(angle):
+            rad = jnp.deg2rad(angle.astype(jnp.float32))
+            xy = jnp.stack([jnp.cos(rad), jnp.sin(rad)], -1) * dist[:, None] + SCREEN // 2
+            return _dd(xy)
+
+        return point(a0), point(target), point(offset), radius, _dd(speed)
+
+    def _sample_position(self, key, blocked, block_radius):
+        """``GridPositionSampler.sample``: a uniform pixel not yet blocked, then blocks
+        the disc ``dx² + dy² < r²`` around it. Returns ((x, y) int32, blocked)."""
+        flat = jax.random.categorical(key, jnp.where(blocked.reshape(-1), -jnp.inf, 0.0))
+        x, y = flat % SCREEN, flat // SCREEN
+        return jnp.stack([x, y]).astype(jnp.int32), self._block(blocked, x, y, block_radius)
+
+    @staticmethod
+    def _block(blocked, x, y, r):
+        g = jnp.arange(SCREEN)
+        disc = (g[None, :] - x) ** 2 + (g[:, None] - y) ** 2 < r * r
+        return blocked | disc
+
+    def _entity_position(self, key, blocked, block_radius):
+        """Coin/exit placement: ``sample(r)`` + ``integers(2, 4)`` per axis, then clamped
+        to [7, 77] (``_process_spawn_pos``)."""
+        k1, k2 = jax.random.split(key)
+        p, blocked = self._sample_position(k1, blocked, block_radius)
+        p = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+        return jnp.clip(p, EDGE_OFFSET, SCREEN - EDGE_OFFSET), blocked
+
+    def _next_endless_coin(self, key, previous):
+        """``_spawn_coin``: a fresh sampler blocks only the previous coin (radius 28),
+        then ``sample(28)`` + 2..3 px, clamped to [7, 77].
+
+        The uniform pixel outside the blocked disc is drawn by rejection: the first of 32
+        uniform candidates outside it (the disc covers at most 35% of the screen, so all
+        32 fail with probability < 1e-14; then the last candidate is used). This is the
+        same distribution as a draw over the free pixels and much cheaper than a
+        categorical over 7056 pixels in every step.
+        """
+        k1, k2 = jax.random.split(key)
+        cand = jax.random.randint(k1, (32, 2), 0, SCREEN, jnp.int32)
+        d = cand - previous[None, :]
+        free = jnp.sum(d * d, axis=1) >= 28 * 28
+        p = cand[jnp.where(jnp.any(free), jnp.argmax(free), 31)]
+        p = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+        return jnp.clip(p, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
+
+    # -------------------------------------------------------------------- reset
+    def reset(self, key: jax.Array, params: Params):
+        """Start an episode with the original's sampling rules (§3 "Reset").
+
+        Rotation uniform over multiples of 45 (drawn only from the first step on). Agent:
+        a uniform pixel + 2..3 px per axis (not clamped), blocking radius 28; or the
+        centre without ``sample_agent_position``. Coins (count from ``num_coins``) and
+        the exit: blocking radius 21, + 2..3 px, clamped to [7, 77]. Endless: the first
+        coin ignores the agent (the sampler is reset), later coins avoid the previous
+        one. Every spotlight of the episode is pre-sampled (module docstring).
+
+        Returns:
+            ``(obs, state)``.
+        """
+        v = self.variant
+        k_rot, k_agent, k_off, k_spot, k_n, k_coin, k_exit = jax.random.split(key, 7)
+        rotation = 45 * jax.random.randint(k_rot, (), 0, 8, jnp.int32)
+        blocked = jnp.zeros((SCREEN, SCREEN), bool)
+        sampled, blocked_s = self._sample_position(k_agent, blocked, 28)
+        sampled = sampled + jax.random.randint(k_off, (2,), 2, 4, jnp.int32)
+        centre = jnp.array([SCREEN // 2, SCREEN // 2], jnp.int32)
+        blocked_c = self._block(blocked, centre[0], centre[1], 21)
+        pos = jnp.where(params.sample_agent_position, sampled, centre)
+        blocked = jnp.where(params.sample_agent_position, blocked_s, blocked_c)
+        spots = self._sample_spots(k_spot, params, v.queue)
+        if v.endless:
+
+            def chain(prev, k):
+                nxt = self._next_endless_coin(k, prev)
+                return nxt, nxt
+
+            first, _ = self._entity_position(
+                jax.random.fold_in(k_coin, 1), jnp.zeros((SCREEN, SCREEN), bool), 28
+            )
+            _, rest = jax.lax.scan(chain, first, jax.random.split(k_coin, v.coins - 1))
+            coins = jnp.concatenate([first[None], rest])
+            num_coins = jnp.int32(1)
+            exit_pos = jnp.zeros(2, jnp.int32)
+        else:
+            num_coins = params.num_coins[jax.random.randint(k_n, (), 0, params.num_coins.shape[0])]
+
+            # Every coin slot is placed (fixed shapes); only the first num_coins block
+            # the sampler, so the exit sees exactly the episode's coins.
+            def place_counted(carry, inp):
+                blocked, i = carry
+                k = inp
+                p, nb = self._entity_position(k, blocked, 21)
+                blocked = jnp.where(i < num_coins, nb, blocked)
+                return (blocked, i + 1), p
+
+            (blocked, _), coins = jax.lax.scan(
+                place_counted, (blocked, jnp.int32(0)), jax.random.split(k_coin, v.coins)
+            )
+            exit_pos, _ = self._entity_position(k_exit, blocked, 21)
+        return self.reset_to(
+            params,
+            pos=pos,
+            rotation=rotation,
+            spots=spots,
+            coins=coins,
+            num_coins=num_coins,
+            exit_pos=exit_pos,
+        )
+
+    def reset_to(
+        self, params: Params, *, pos, rotation=0, spots, coins, num_coins=None, exit_pos=None
+    ):
+        """Start an episode from explicit values, e.g. to replay a recorded episode.
+
+        Args:
+            params: the environment's params.
+            pos: (2,) int agent centre in px (``agent.rect.center``).
+            rotation: int degrees, a multiple of 45 (``agent.rotation``).
+            spots: the spotlights in spawn order (initial ones first), either a dict of
+                float64 host arrays ``spawn_location``, ``target_location``,
+                ``offset_location`` (n, 2), ``radius`` (n,), ``speed`` (n,) as the
+                original stores them (split into double-floats here), or the tuple
+                :meth:`_sample_spots` returns. Padded to ``Variant.queue``; an episode
+                that spawns more than ``n`` spotlights reuses the entries cyclically.
+            coins: (k, 2) int coin locations; finite: the episode's coins (padded to
+                ``Variant.coins``); endless: the coins in the order they appear.
+            num_coins: finite: the episode's coin count (default ``len(coins)``).
+            exit_pos: (2,) int exit location (finite).
+
+        Returns:
+            ``(obs, state)`` exactly as :meth:`reset` would give them for these values.
+
+        Raises:
+            ValueError: more spotlights or coins than the buffers hold.
+        """
+        v = self.variant
+        if isinstance(spots, dict):
+            n = len(spots["radius"])
+            if n > v.queue:
+                raise ValueError(f"spots: got {n} spotlights, at most {v.queue} fit")
+            reps = -(-v.queue // max(n, 1))
+
+            def tile(a):
+                a = np.asarray(a)
+                return np.concatenate([a] * reps)[: v.queue]
+
+            spots = (
+                jnp.asarray(tile(split_float64(spots["spawn_location"]))),
+                jnp.asarray(tile(split_float64(spots["target_location"]))),
+                jnp.asarray(tile(split_float64(spots["offset_location"]))),
+                jnp.asarray(tile(np.asarray(spots["radius"], np.int32))),
+                jnp.asarray(tile(split_float64(spots["speed"]))),
+            )
+        q_spawn, q_target, q_offset, q_radius, q_speed = spots
+        coins = jnp.asarray(coins, jnp.int32).reshape(-1, 2)
+        if coins.shape[0] > v.coins:
+            raise ValueError(f"coins: got {coins.shape[0]} coins, at most {v.coins} fit")
+        if num_coins is None:
+            num_coins = coins.shape[0]
+        k = coins.shape[0]
+        if k < v.coins:
+            coins = jnp.concatenate([coins, jnp.zeros((v.coins - k, 2), jnp.int32)])
+        num_coins = jnp.asarray(num_coins, jnp.int32)
+        s = v.slots
+        zero = jnp.zeros((), jnp.int32)
+        state = State(
+            pos=jnp.asarray(pos, jnp.int32),
+            rotation=jnp.asarray(rotation, jnp.int32),
+            sprite_rotation=zero,
+            health=params.agent_health,
+            t=zero,
+            episode_return=jnp.zeros((), jnp.float32),
+            # With light_dim_off_duration 0 the layer starts at the threshold.
+            alpha=jnp.where(params.light_step > 0, 0, params.light_threshold).astype(jnp.int32),
+            spawn_timer=zero,
+            spawned=zero,
+            queue_spawn=q_spawn,
+            queue_target=q_target,
+            queue_offset=q_offset,
+            queue_radius=q_radius,
+            queue_speed=q_speed,
+            spot_alive=jnp.zeros(s, bool),
+            spot_done=jnp.zeros(s, bool),
+            spot_t=jnp.zeros((s, 2), jnp.float32),
+            spot_index=jnp.full(s, -1, jnp.int32),
+            spot_spawn=jnp.zeros((s, 2, 2), jnp.float32),
+            spot_target=jnp.zeros((s, 2, 2), jnp.float32),
+            spot_offset=jnp.zeros((s, 2, 2), jnp.float32),
+            spot_radius=jnp.zeros(s, jnp.int32),
+            spot_speed=jnp.zeros((s, 2), jnp.float32),
+            coin_pos=coins,
+            coin_alive=jnp.arange(v.coins) < (v.coins if v.endless else num_coins),
+            coin_index=zero,
+            coins_collected=zero,
+            num_coins=num_coins,
+            coin_t=zero,
+            exit_pos=jnp.zeros(2, jnp.int32)
+            if exit_pos is None
+            else jnp.asarray(exit_pos, jnp.int32),
+            exit_open=jnp.asarray(False),
+            last_action=jnp.zeros(2, jnp.int32),
+            last_reward=jnp.zeros((), jnp.float32),
+            hit=jnp.asarray(False),
+        )
+        for i in range(min(32, v.slots)):
+            state = jax.lax.cond(
+                i < params.initial_spawns,
+                lambda st: self._spawn(st, None, params),
+                lambda st: st,
+                state,
+            )
+        obs = self._render(state, params, state.sprite_rotation)
+        return obs, state
+
+    # --------------------------------------------------------------------- step
+    def _spawn(self, state: State, key, params: Params) -> State:
+        """Append spotlight number ``spawned`` (queue entry ``spawned % Q``) to the list
+        (slot ``spawned % S``). Endless: refill the used queue entry from ``key``."""
+        v = self.variant
+        n = state.spawned
+        q, s = n % v.queue, n % v.slots
+        st = state.replace(
+            spot_alive=state.spot_alive.at[s].set(True),
+            spot_done=state.spot_done.at[s].set(False),
+            spot_t=state.spot_t.at[s].set(0.0),
+            spot_index=state.spot_index.at[s].set(n),
+            spot_spawn=state.spot_spawn.at[s].set(state.queue_spawn[q]),
+            spot_target=state.spot_target.at[s].set(state.queue_target[q]),
+            spot_offset=state.spot_offset.at[s].set(state.queue_offset[q]),
+            spot_radius=state.spot_radius.at[s].set(state.queue_radius[q]),
+            spot_speed=state.spot_speed.at[s].set(state.queue_speed[q]),
+            spawned=n + 1,
+        )
+        if v.endless and key is not None:
+            # Refill the entry of spawn n - initial_spawns (already used): every entry
+            # is refilled before it comes round again, including the initial ones,
+            # and a replay of up to Q spawns only ever reads recorded entries.
+            q = (n - params.initial_spawns) % v.queue
+            sp, tg, of, rad, spd = self._sample_spots(key, params, 1)
+            st = st.replace(
+                queue_spawn=st.queue_spawn.at[q].set(sp[0]),
+                queue_target=st.queue_target.at[q].set(tg[0]),
+                queue_offset=st.queue_offset.at[q].set(of[0]),
+                queue_radius=st.queue_radius.at[q].set(rad[0]),
+                queue_speed=st.queue_speed.at[q].set(spd[0]),
+            )
+        return st
+
+    def _spot_location(self, state: State):
+        """Current path points of every slot, double-float (S, 2, 2):
+        ``spawn.lerp(target.lerp(offset, t), t)`` with ``a.lerp(b, t) = a + (b - a) t``."""
+        t = state.spot_t[:, None, :]
+
+        def lerp(a, b):
+            return _dd_add(a, _dd_mul(_dd_add(b, _dd_neg(a)), t))
+
+        return lerp(state.spot_spawn, lerp(state.spot_target, state.spot_offset))
+
+    def _move(self, state: State, action, params: Params):
+        """``CharacterController.step`` in ``walkable_rect = (0, 4, 84, 80)``: int-cast
+        velocity of length ``agent_speed`` (diagonal 3.0 -> 2 px per axis), centre clamped
+        to x in [r, 84 - r], y in [4 + r, 84 - r]."""
+        a = jnp.asarray(action, jnp.int32).reshape(2)
+        dx = jnp.where(a[0] == 1, -1, jnp.where(a[0] == 2, 1, 0))
+        dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
+        rot = state.rotation
+        rot = jnp.where(dx == -1, 90, rot)
+        rot = jnp.where(dx == 1, 270, rot)
+        rot = jnp.where(dy == -1, 0, rot)
+        rot = jnp.where(dy == 1, 180, rot)
+        rot = jnp.where((dx == -1) & (dy == -1), 45, rot)
+        rot = jnp.where((dx == -1) & (dy == 1), 135, rot)
+        rot = jnp.where((dx == 1) & (dy == -1), 315, rot)
+        rot = jnp.where((dx == 1) & (dy == 1), 225, rot)
+        norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
+        vel = jnp.stack([dx, dy]).astype(jnp.float32) * norm * params.agent_speed
+        pos = state.pos + jnp.trunc(vel).astype(jnp.int32)
+        r = self._agent_radius
+        lo = jnp.array([r, BAR + r], jnp.int32)
+        pos = jnp.clip(pos, lo, SCREEN - r)
+        return pos, rot
+
+    def _spot_task(self, state: State, key, params: Params):
+        """Spawn, then walk ``self.spotlights`` in order as the original does: a done
+        spotlight is removed *while iterating*, so the next one is skipped this frame
+        (not drawn, not hit-tested, its ``t`` does not advance). Returns (state,
+        hole mask bool (84, 84) of the drawn spotlights, hit, centres, drawn)."""
+        v = self.variant
+        timer = state.spawn_timer + 1
+        spawn = (state.spawned - params.initial_spawns < params.num_spawns) & (
+            timer >= params.spawn_interval
+        )
+        state = jax.lax.cond(spawn, lambda st: self._spawn(st, key, params), lambda st: st, state)
+        state = state.replace(spawn_timer=jnp.where(spawn, 0, timer))
+
+        loc = self._spot_location(state)  # (S, 2, 2)
+        centre = _dd_trunc(loc)  # (S, 2)
+        diff = _dd_add(loc, _dd(-state.pos.astype(jnp.float32))[None])
+        d2 = _dd_add(_dd_mul(diff[:, 0], diff[:, 0]), _dd_mul(diff[:, 1], diff[:, 1]))
+        reach = (state.spot_radius + self._agent_radius).astype(jnp.float32)
+        rel = _dd_add(d2, _dd(-(reach * reach)))
+        inside = (rel[:, 0] < 0) | ((rel[:, 0] == 0) & (rel[:, 1] <= 0))
+
+        # List order = spawn order: slots (spawned + j) % S for j = 0..S-1.
+        s = v.slots
+        order = (state.spawned + jnp.arange(s)) % s
+        alive = state.spot_alive[order]
+        done = state.spot_done[order]
+        skip = jnp.asarray(False)
+        drawn_l, removed_l = [], []
+        for j in range(s):
+            active = alive[j] & ~skip
+            removed = active & done[j]
+            drawn = active & ~done[j]
+            skip = jnp.where(alive[j], removed, skip)
+            drawn_l.append(drawn)
+            removed_l.append(removed)
+        inv = jnp.argsort(order)
+        drawn = jnp.stack(drawn_l)[inv]
+        removed = jnp.stack(removed_l)[inv]
+
+        t = _dd_add(state.spot_t, state.spot_speed)
+        finished = (t[:, 0] > 1) | ((t[:, 0] == 1) & (t[:, 1] >= 0))
+        t = jnp.where(finished[:, None], jnp.array([1.0, 0.0], jnp.float32), t)
+        state = state.replace(
+            spot_t=jnp.where(drawn[:, None], t, state.spot_t),
+            spot_done=state.spot_done | (drawn & finished),
+            spot_alive=state.spot_alive & ~removed,
+        )
+        hit = jnp.any(drawn & inside)
+        return state, hit, centre, drawn
+
+    def step(self, key: jax.Array, state: State, action, params: Params):
+        """Advance one step (the original's ``step``).
+
+        Returns:
+            ``(obs, state, reward, terminated, truncated, info)``. ``info`` holds every
+            step: ``reward`` (float32 return so far), ``length`` (int32), ``agent_health``
+            (float32 fraction), ``coins_collected`` (finite: float32 fraction; endless:
+            int32 count), finite ``success`` (int32; the original reports these only at
+            the end) and endless ``ground_truth`` (float32 (4,): agent x, y, coin x, y
+            over 84). ``truncated`` is always False, as in the original.
+        """
+        v = self.variant
+        action = jnp.asarray(action, jnp.int32).reshape(2)
+        pos, rot = self._move(state, action, params)
+        state = state.replace(pos=pos, rotation=rot, sprite_rotation=rot)
+        shown_action = state.last_action  # the bar shows the previous action
+        # Dim the light: +int(255 / duration) while alpha <= threshold (pygame caps the
+        # surface alpha at 255); duration 0: set to the threshold.
+        dim = jnp.where(
+            params.light_step > 0,
+            jnp.minimum(state.alpha + params.light_step, 255),
+            params.light_threshold,
+        )
+        alpha = jnp.where(state.alpha <= params.light_threshold, dim, state.alpha)
+        state = state.replace(alpha=alpha, last_action=action)
+
+        k_spot, k_coin = jax.random.split(key)
+        state, hit, centre, drawn = self._spot_task(state, k_spot, params)
+        health = state.health - jnp.where(hit, params.spot_damage, 0.0)
+        reward = jnp.where(hit, params.reward_inside_spotlight, params.reward_outside_spotlight)
+        dead = health <= 0
+        reward = reward + jnp.where(dead, params.reward_death, 0.0)
+
+        # Coins: |coin - agent| <= coin radius + agent radius.
+        reach = self._coin_radius + self._agent_radius
+        d = state.coin_pos - pos[None, :]
+        touch = jnp.sum(d * d, axis=1) <= reach * reach
+        success = jnp.zeros((), jnp.int32)
+        if v.endless:
+            cur = state.coin_index % v.coins
+            got = touch[cur]
+            reward = reward + jnp.where(got, params.reward_coin, 0.0)
+            # The collected coin's queue entry gets coin index + K, which must avoid
+            # coin index + K - 1 (the entry just before it).
+            prev = state.coin_pos[(state.coin_index - 1) % v.coins]
+            fresh = self._next_endless_coin(k_coin, prev)
+            coin_pos = jnp.where(got, state.coin_pos.at[cur].set(fresh), state.coin_pos)
+            coin_t = jnp.where(got, 0, state.coin_t) + 1
+            state = state.replace(
+                coin_pos=coin_pos,
+                coin_index=state.coin_index + got,
+                coins_collected=state.coins_collected + got,
+                coin_t=coin_t,
+            )
+            done = dead | (coin_t == params.steps_per_coin)
+        else:
+            # Remove-while-iterating: a collected coin hides the next one from this check.
+            skip = jnp.asarray(False)
+            got_l = []
+            for i in range(v.coins):
+                alive = state.coin_alive[i]
+                got = alive & ~skip & touch[i]
+                skip = jnp.where(alive, got, skip)
+                got_l.append(got)
+            got = jnp.stack(got_l)
+            n_got = jnp.sum(got).astype(jnp.int32)
+            reward = reward + n_got.astype(jnp.float32) * params.reward_coin
+            coin_alive = state.coin_alive & ~got
+            coins_done = ~jnp.any(coin_alive)
+            state = state.replace(
+                coin_alive=coin_alive, coins_collected=state.coins_collected + n_got
+            )
+            if v.use_exit:
+                exit_open = state.exit_open | coins_done
+                de = state.exit_pos - pos
+                at_exit = coins_done & (
+                    jnp.sum(de * de).astype(jnp.float32)
+                    <= jnp.float32((self._exit_radius + self._agent_radius) ** 2)
+                )
+                reward = reward + jnp.where(at_exit, params.reward_exit, 0.0)
+                state = state.replace(exit_open=exit_open)
+                won = coins_done & at_exit
+            else:
+                won = coins_done
+            success = jnp.where(~dead & won, 1, 0).astype(jnp.int32)
+            done = dead | won
+        t = state.t + 1
+        done = done | (t == params.max_steps)
+        reward = reward.astype(jnp.float32)
+        shown_reward = state.last_reward
+        state = state.replace(
+            health=health,
+            t=t,
+            episode_return=state.episode_return + reward,
+            last_reward=reward,
+            hit=hit,
+        )
+        obs = self._render(
+            state,
+            params,
+            rot,
+            spots=(centre, drawn),
+            bar=(shown_action, shown_reward > 0),
+        )
+        info = {
+            "reward": state.episode_return,
+            "length": t,
+            "agent_health": (health / params.agent_health).astype(jnp.float32),
+        }
+        if v.endless:
+            info["coins_collected"] = state.coins_collected
+            info["ground_truth"] = self._ground_truth(state)
+        else:
+            info["coins_collected"] = state.coins_collected.astype(jnp.float32) / state.num_coins
+            info["success"] = success
+        return obs, state, reward, done, jnp.asarray(False), info
+
+    def _ground_truth(self, state: State) -> jax.Array:
+        coin = state.coin_pos[state.coin_index % self.variant.coins]
+        return jnp.concatenate([state.pos, coin]).astype(jnp.float32) / SCREEN
+
+    # ------------------------------------------------------------------ render
+    def _health_width(self, state: State, params: Params):
+        """Red bar: ``int(84 // 2 * (1 - health / agent_health))`` once hit."""
+        frac = 1.0 - state.health / params.agent_health
+        return jnp.floor(42.0 * frac + 1e-5).astype(jnp.int32)
+
+    def _render(self, state: State, params: Params, rotation, spots=None, bar=None, debug=False):
+        v = self.variant
+        img = None
+        red = state.hit & params.visual_feedback
+        if v.black_background:
+            bg = jnp.zeros((SCREEN, SCREEN, 3), jnp.uint8)
+        elif v.hide_chessboard:
+            bg = jnp.full((SCREEN, SCREEN, 3), 255, jnp.uint8)
+        else:
+            other = jnp.where(red, jnp.asarray(_RED, jnp.uint8), jnp.asarray(_BLUE, jnp.uint8))
+            bg = jnp.where(self._chequer[..., None], jnp.asarray(_WHITE, jnp.uint8), other)
+        g = jnp.arange(SCREEN)
+        for layer in self._order:
+            if layer == "bg":
+                img = bg
+            elif layer in ("coin", "coin_hidden", "coin_shown"):
+                img = self._draw_coins(img, state, params, layer)
+            elif layer == "exit":
+                if v.use_exit:
+                    img = self._draw_exit(img, state)
+            elif layer == "agent":
+                h = self._sprite_half
+                img = blit(
+                    img,
+                    self._sprite_rgb[rotation // 45],
+                    self._sprite_mask[rotation // 45],
+                    state.pos[0] - h,
+                    state.pos[1] - h,
+                )
+            elif layer == "spot":
+                if debug:
+                    img = self._draw_outlines(img, state)
+                    continue
+                hole, ring = self._spot_layer(state, spots)
+                src = jnp.where(ring[..., None], jnp.uint8(255), jnp.uint8(0))
+                dark = alpha_blend(img, src, state.alpha)
+                img = jnp.where(hole[..., None], img, dark)
+            elif layer == "top":
+                img = self._draw_bar(img, state, params, bar, g)
+        return img
+
+    def _draw_coins(self, img, state, params, layer):
+        v = self.variant
+        r = self._coin_radius
+        if v.endless:
+            show = state.coin_t < params.coin_show_duration
+            cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
+            coin = state.coin_pos[state.coin_index % v.coins]
+            drawn = blit(img, self._coin_rgb, self._coin_mask, coin[0] - r, coin[1] - r)
+            return jnp.where(cond, drawn, img)
+        for i in range(v.coins):
+            c = state.coin_pos[i]
+            drawn = blit(img, self._coin_rgb, self._coin_mask, c[0] - r, c[1] - r)
+            img = jnp.where(state.coin_alive[i], drawn, img)
+        return img
+
+    def _draw_exit(self, img, state):
+        n = self._exit_size
+        fill = jnp.where(
+            state.exit_open,
+            jnp.asarray(_EXIT_OPEN, jnp.uint8),
+            jnp.asarray(_EXIT_CLOSED, jnp.uint8),
+        )
+        rgb = jnp.where(self._exit_border[..., None], jnp.uint8(0), fill[None, None, :])
+        # rect.center = location: top-left = location - n // 2.
+        return blit(
+            img, rgb, self._exit_shape, state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
+        )
+
+    def _spot_layer(self, state, spots):
+        """Hole (bool (84, 84), the red colour key) and white ring (black_background's
+        1-px border) of the darkness layer. ``spots``: (centres, drawn) of this step,
+        or None at reset (the layer keeps its old holes, but at alpha 0 they do not
+        show)."""
+        v = self.variant
+        hole = jnp.zeros((SCREEN, SCREEN), bool)
+        ring = jnp.zeros((SCREEN, SCREEN), bool)
+        if spots is None:
+            return hole, ring
+        centre, drawn = spots
+        order = (state.spawned + jnp.arange(v.slots)) % v.slots
+        for j in range(v.slots):
+            i = order[j]
+            disc = filled_circle_mask(
+                (SCREEN, SCREEN), centre[i, 0], centre[i, 1], state.spot_radius[i], self._disc_table
+            )
+            hole = hole | (disc & drawn[i])
+            if v.black_background:
+                out = self._outline_mask(centre[i], state.spot_radius[i]) & drawn[i]
+                ring = (ring & ~(disc & drawn[i])) | out
+        return hole & ~ring, ring
+
+    def _outline_mask(self, c, r):
+        m = self.variant.max_radius
+        canvas = jnp.zeros((SCREEN, SCREEN, 1), jnp.uint8)
+        sprite = self._outlines[r]
+        out = blit(canvas, sprite[..., None].astype(jnp.uint8), sprite, c[0] - m - 1, c[1] - m - 1)
+        return out[..., 0] > 0
+
+    def _draw_outlines(self, img, state):
+        """Debug view: the outline of every spotlight (where it is drawn next) in red."""
+        loc = _dd_trunc(self._spot_location(state))
+        for i in range(self.variant.slots):
+            m = self._outline_mask(loc[i], state.spot_radius[i]) & state.spot_alive[i]
+            img = jnp.where(m[..., None], jnp.asarray(_RED, jnp.uint8), img)
+        return img
+
+    def _draw_bar(self, img, state, params, bar, g):
+        """The 84×4 top bar: grey base (finite only), green health over x < 42 with the
+        lost part red from x = 0, the previous action (x 42..62 horizontal, 63..83
+        vertical) and, from the first step on, x 57..66 yellow if the previous reward was
+        positive, else grey (x 42..83 without the action display)."""
+        v = self.variant
+        row = jnp.zeros((SCREEN, 3), jnp.uint8)
+        if not v.endless:
+            row = jnp.broadcast_to(jnp.asarray(_GREY, jnp.uint8), (SCREEN, 3))
+        row = jnp.where((g < 42)[:, None], jnp.asarray(_GREEN, jnp.uint8), row)
+        colors = jnp.asarray(_ACTION_COLORS, jnp.uint8)
+        action = jnp.zeros(2, jnp.int32) if bar is None else bar[0]
+        if v.show_last_action:
+            row = jnp.where(((g >= 42) & (g < 63))[:, None], colors[action[0]], row)
+            row = jnp.where((g >= 63)[:, None], colors[action[1]], row)
+        # Red is drawn in the hit step after the action rects; only a width over 42
+        # (health below 0, the last frame) reaches them.
+        width = self._health_width(state, params)
+        row = jnp.where((g < width)[:, None], jnp.asarray(_RED, jnp.uint8), row)
+        if v.show_last_positive_reward and bar is not None:
+            lo, hi = (57, 67) if v.show_last_action else (42, 84)
+            c = jnp.where(bar[1], jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
+            row = jnp.where(((g >= lo) & (g < hi))[:, None], c, row)
+        return img.at[:BAR].set(jnp.broadcast_to(row, (BAR, SCREEN, 3)))
+
+    def debug_frame(self, state: State, params: Params) -> jax.Array:
+        """The frame without darkness: floor, coin(s), exit, agent, the outline of every
+        spotlight (red, where it will be drawn next) and the top bar.
+
+        Returns uint8 (84, 84, 3).
+        """
+        return self._render(
+            state,
+            params,
+            state.sprite_rotation,
+            bar=(state.last_action, state.last_reward > 0),
+            debug=True,
+        )
+
+
+# ----------------------------------------------------------------- registry
+def _factory(env_id: str, endless: bool):
+    def build(rp: dict) -> SearingSpotlights:
+        queue, slots = _sizes(rp, endless)
+        if endless and not rp["show_last_action"]:
+            raise ValueError(
+                "reset parameter 'show_last_action': got False, but Endless Searing "
+                "Spotlights always draws the action (the original crashes with False)"
+            )
+        variant = Variant(
+            endless=endless,
+            queue=queue,
+            slots=slots,
+            coins=ENDLESS_COIN_QUEUE if endless else max(rp["num_coins"]),
+            max_radius=max(13, _radius_range(rp)[1]),
+            agent_scale=rp["agent_scale"],
+            coin_scale=rp["coin_scale"],
+            exit_scale=rp.get("exit_scale", 0.5),
+            coins_visible=rp["coins_visible"],
+            exit_visible=rp.get("exit_visible", False),
+            agent_visible=rp["agent_visible"],
+            use_exit=rp.get("use_exit", False),
+            show_last_action=rp["show_last_action"],
+            show_last_positive_reward=rp["show_last_positive_reward"],
+            black_background=rp["black_background"],
+            hide_chessboard=rp["hide_chessboard"],
+        )
+        return SearingSpotlights(env_id, variant)
+
+    return build
+
+
+register("SearingSpotlights-v0", FINITE_PARAMETERS, _factory("SearingSpotlights-v0", False))
+register(
+    "Endless-SearingSpotlights-v0",
+    ENDLESS_PARAMETERS,
+    _factory("Endless-SearingSpotlights-v0", True),
+)

@@ -1,0 +1,99 @@
+"""Searing Spotlights' extra drawing: SDL's surface-alpha blend, the chequerboard, the
+exit's rounded rectangle and the spotlight outline.
+
+Build-time helpers are NumPy (bitmaps fixed for the lifetime of an environment); the
+blend and the chequerboard are JAX (they run in every step).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engram.render.ops import circle_table
+from engram.render.raster import draw_circle
+
+
+def alpha_blend(dst: jax.Array, src: jax.Array, alpha: jax.Array) -> jax.Array:
+    """SDL 2.26's blit of an opaque surface with per-surface alpha ``alpha`` (0..255):
+    every channel becomes ``d + trunc((s - d) * a / 255)`` (C integer division, which
+    truncates toward zero).
+
+    Measured on pygame 2.4.0 / SDL 2.26.4 for every ``d`` and ``a`` in 0..255 and ``s``
+    in {0, 128, 255} (an 84×84 colour-keyed layer blitted onto the display). Note that
+    ``reference/memory-gym.md`` §7.3 gives ``floor(d * (256 - a) / 256)`` for a black
+    layer; that formula is off by one for 7 of 8 alphas of the schedule (e.g. d = 7,
+    a = 42 gives 6, not 5).
+
+    Args:
+        dst: uint8 ``(..., 3)`` destination pixels.
+        src: uint8 broadcastable to ``dst``, the layer's colour.
+        alpha: int32 scalar, the surface alpha.
+
+    Returns:
+        uint8 like ``dst``.
+    """
+    d = dst.astype(jnp.int32)
+    q = (src.astype(jnp.int32) - d) * alpha
+    # C's "/" truncates toward zero; jnp's floor_divide floors, so divide the magnitude.
+    q = jnp.sign(q) * (jnp.abs(q) // 255)
+    return (d + q).astype(jnp.uint8)
+
+
+def chequerboard(tile: int, size: int = 84) -> np.ndarray:
+    """bool ``(size, size)``: True on the tiles with ``(x // tile + y // tile)`` even (the
+    white tiles of ``get_tiled_background_surface``; Memory Gym's tile is
+    ``int(50 * 0.25) = 12`` px)."""
+    i = np.arange(size) // tile
+    return (i[:, None] + i[None, :]) % 2 == 0
+
+
+def rounded_top_rect(size: int, radius: int) -> np.ndarray:
+    """``pygame.draw.rect(surf, c, (0, 0, size, size), 0, 0, radius, radius, 0, 0)``: a
+    square with rounded *top* corners. bool ``(size, size)``.
+
+    Each top corner is the corresponding quarter of pygame's filled circle of ``radius``
+    centred at ``(radius, radius)`` (left) and ``(size - radius, radius)`` (right).
+    Checked against pygame 2.4.0 for the sizes of exit_scale 0.5 to 0.75 (10 to 15 px;
+    Memory Gym's exit is 10 px with radius 5).
+    """
+    m = np.zeros((size, size), bool)
+    m[radius:, :] = True
+    left = draw_circle(np.zeros((size, size), bool), (radius, radius), radius)
+    right = draw_circle(np.zeros((size, size), bool), (size - radius, radius), radius)
+    cols = np.arange(size)
+    m[:radius] |= left[:radius] & (cols < radius)[None, :]
+    m[:radius] |= right[:radius] & (cols >= size - radius)[None, :]
+    m[:radius, radius : size - radius] |= (left | right)[:radius].any(axis=1)[:, None]
+    return m
+
+
+def inner_border(mask: np.ndarray) -> np.ndarray:
+    """The 1-px border of a shape: its pixels with a 4-neighbour outside it (or outside
+    the array). bool like ``mask``."""
+    p = np.pad(mask, 1)
+    interior = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    return mask & ~interior
+
+
+def circle_outlines(max_radius: int) -> np.ndarray:
+    """1-px outlines of pygame's filled circles (the border of each disc, see
+    :func:`inner_border`) for radii ``0 .. max_radius``, centred at ``max_radius + 1``.
+
+    Returns:
+        bool ``(max_radius + 1, D, D)`` with ``D = 2 * max_radius + 2``; the circle of
+        radius ``r`` centred at ``(cx, cy)`` is entry ``r`` placed with its top-left at
+        ``(cx - max_radius - 1, cy - max_radius - 1)``.
+    """
+    d = 2 * max_radius + 2
+    out = np.zeros((max_radius + 1, d, d), bool)
+    for r in range(1, max_radius + 1):
+        disc = draw_circle(np.zeros((d, d), bool), (max_radius + 1, max_radius + 1), r)
+        out[r] = inner_border(disc)
+    return out
+
+
+def disc_table(max_radius: int) -> jax.Array:
+    """:func:`engram.render.ops.circle_table` as a JAX array (for ``filled_circle_mask``)."""
+    return jnp.asarray(circle_table(max_radius))
