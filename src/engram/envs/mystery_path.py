@@ -1,0 +1,850 @@
+"""Mystery Path: finite, grid and endless variants in one module.
+
+Rules, rewards and pictures follow Memory Gym 1.0.2 (``memory_gym/mystery_path.py``,
+``mystery_path_grid.py``, ``endless_mystery_path.py`` and the ``MysteryPath`` /
+``EndlessMysteryPath`` classes of ``pygame_assets.py``), as documented in
+``reference/memory-gym.md`` sections 0, 2, 2b and 2c. The three registered ids are one
+:class:`MysteryPath` class configured by :class:`Variant`:
+
+========================== ====== ========
+id                         grid   endless
+========================== ====== ========
+``MysteryPath-v0``
+``MysteryPath-Grid-v0``    yes
+``Endless-MysteryPath-v0``        yes
+========================== ====== ========
+
+The episode (``MysteryPath-v0``): a 7×7 grid of 12-px tiles holds an invisible path from
+a start tile on one border to an end tile on the opposite border. Walking off the path
+shows a red X for one frame and puts the agent back on the start tile; every new path
+tile pays ``reward_path_progress`` once per episode, the end tile ``reward_goal`` and ends
+the episode. The path is drawn by the original's *randomised* A* search
+(:func:`generate_path`), reproduced with its selection rule and its ``g`` bug so that the
+path distribution is the original's.
+
+The endless variant chains 8-column segments (a 7×7 path plus one transition tile) to
+the right; the camera follows the agent and only the path behind it is drawn. Falling
+off behind the frontier, falling off twice on the same tile, or 20 steps without a new
+tile end the episode. Segments are built ahead of the agent by a small incremental
+builder inside ``step`` (see :meth:`MysteryPath._build`), so that no step has to run a
+whole A* search.
+
+Random numbers: the original draws from NumPy's PCG64, which cannot be reproduced
+seed-for-seed in JAX; engram reproduces the *distributions* (every draw has the
+original's law; independent draws may be taken in another order). To replay a recorded
+episode, :meth:`MysteryPath.reset_to` starts from the recorded path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from engram.core.environment import Environment
+from engram.core.params import ResetParameter
+from engram.core.registry import register
+from engram.core.spaces import Box, Discrete, MultiDiscrete
+from engram.render import agent_sprites, blit, draw_line
+
+SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25 (memory_gym/*.py)
+GRID = 7  # tiles per side; MysteryPathEnv.grid_dim
+TILE = 12  # px; tile_dim = 84 / 7 (84 // 7 in the endless variant)
+CELLS = GRID * GRID
+#: A* work bound: each iteration closes one of the 49 cells or finds the goal.
+ASTAR_ITERATIONS = CELLS + 1
+SEGMENT_COLUMNS = GRID + 1  # EndlessMysteryPath.segment_length (7 + transition tile)
+SEGMENT_SLOTS = CELLS + 1  # path nodes of one segment at most (49 + transition node)
+_BIG = np.int32(1 << 30)
+
+# Colours (mystery_path.py / pygame_assets.py).
+_ORIGIN = (0, 0, 255)  # show_origin
+_GOAL = (0, 255, 0)  # show_goal
+_PATH = (255, 255, 255)  # debug path; endless past path
+_WALL = (255, 0, 0)  # debug walls (Node.draw_to_surface)
+_BORDER = (210, 210, 210)  # endless past-path tile border, ice-tile border
+_ICE = (125, 177, 250)  # endless background tile (draw_icy_surface)
+_X_RED = (255, 0, 0)  # fall-off marker
+_STAMINA = ((0, 255, 0), (255, 0, 0))  # stamina bar: remaining, spent
+
+# The four neighbours in the original's order (Node.add_neighbors): right, left, down, up.
+_NEIGHBOUR_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def _neighbour_table() -> np.ndarray:
+    """int32 (49, 4): the 4-neighbours of cell ``x * 7 + y`` in the original's order
+    (right, left, down, up), -1 where the neighbour lies outside the grid."""
+    table = np.full((CELLS, 4), -1, np.int32)
+    for x in range(GRID):
+        for y in range(GRID):
+            for k, (dx, dy) in enumerate(_NEIGHBOUR_STEPS):
+                nx, ny = x + dx, y + dy
+                if 0 <= nx < GRID and 0 <= ny < GRID:
+                    table[x * GRID + y, k] = nx * GRID + ny
+    return table
+
+
+_NEIGHBOURS = _neighbour_table()
+_CELL_X = np.repeat(np.arange(GRID), GRID).astype(np.int32)  # cell index = x * 7 + y
+_CELL_Y = np.tile(np.arange(GRID), GRID).astype(np.int32)
+_BORDER_CELL = (_CELL_X == 0) | (_CELL_X == GRID - 1) | (_CELL_Y == 0) | (_CELL_Y == GRID - 1)
+# Interior wall candidates: ``0 < i < num_columns - 2 and 0 < j < num_rows - 2``, i.e.
+# columns and rows 1..4 only (column/row 5 never holds a wall).
+_INTERIOR = (_CELL_X > 0) & (_CELL_X < GRID - 2) & (_CELL_Y > 0) & (_CELL_Y < GRID - 2)
+# 8-neighbourhood (4-neighbours plus diagonals, without the cell itself).
+_ADJ8 = (
+    (np.abs(_CELL_X[:, None] - _CELL_X[None, :]) <= 1)
+    & (np.abs(_CELL_Y[:, None] - _CELL_Y[None, :]) <= 1)
+    & ~np.eye(CELLS, dtype=bool)
+)
+_ADJ4 = _ADJ8 & ((_CELL_X[:, None] == _CELL_X[None, :]) | (_CELL_Y[:, None] == _CELL_Y[None, :]))
+
+
+# --------------------------------------------------------------------- path search
+def generate_walls(key: jax.Array, start: jax.Array, end: jax.Array) -> jax.Array:
+    """The walls of one ``MysteryPath`` grid (``pygame_assets.MysteryPath.__init__``).
+
+    Interior walls: every cell of columns and rows 1..4 is a wall with probability 0.33
+    (``integers(0, 100) < 33``). Border walls: ``choice([4, 8])`` cells drawn without
+    replacement from the border cells that are not the start or end, not a 4-neighbour of
+    either, and have no interior wall among their 8 neighbours (the candidate list is
+    computed once, before any border wall is placed).
+
+    Args:
+        key: PRNG key.
+        start, end: int32 scalars, cell indices ``x * 7 + y``.
+
+    Returns:
+        bool (49,), True for walls, indexed by cell ``x * 7 + y``.
+    """
+    k_in, k_n, k_pick = jax.random.split(key, 3)
+    interior = jax.random.randint(k_in, (CELLS,), 0, 100) < 33
+    walls = interior & jnp.asarray(_INTERIOR)
+    cells = jnp.arange(CELLS)
+    adj4, adj8 = jnp.asarray(_ADJ4), jnp.asarray(_ADJ8)
+    candidate = (
+        jnp.asarray(_BORDER_CELL)
+        & (cells != start)
+        & (cells != end)
+        & ~adj4[start]
+        & ~adj4[end]
+        & ~jnp.any(adj8 & walls[None, :], axis=1)
+    )
+    count = jnp.where(jax.random.bernoulli(k_n), 8, 4)
+    # Sequential uniform choices without replacement pick a uniform random subset of
+    # min(count, #candidates) cells: rank the candidates by a random key.
+    u = jnp.where(candidate, jax.random.uniform(k_pick, (CELLS,)), 2.0)
+    rank = jnp.sum(u[None, :] < u[:, None], axis=1)
+    return walls | (candidate & (rank < count))
+
+
+@struct.dataclass
+class SearchState:
+    """State of the randomised A* search over the 49 cells (indexed ``x * 7 + y``).
+
+    Attributes:
+        g: int32 (49,) ``g_cost``. f: float32 (49,) ``f_cost``.
+        order: int32 (49,) position in the open list (insertion counter), ``_BIG`` when
+            the cell is not open; the open list keeps insertion order, so its first
+            element is the open cell with the smallest counter.
+        closed: bool (49,). prev: int32 (49,) ``previous_node``, -1 for none.
+        counter: int32, next insertion number. it: int32 iterations done.
+        found: bool, the goal was selected. failed: bool, the open list ran empty.
+    """
+
+    g: jax.Array
+    f: jax.Array
+    order: jax.Array
+    closed: jax.Array
+    prev: jax.Array
+    counter: jax.Array
+    it: jax.Array
+    found: jax.Array
+    failed: jax.Array
+
+
+def search_init(start: jax.Array) -> SearchState:
+    """The search with only ``start`` open (all costs 0, as ``Node.__init__`` sets them)."""
+    return SearchState(
+        g=jnp.zeros(CELLS, jnp.int32),
+        f=jnp.zeros(CELLS, jnp.float32),
+        order=jnp.full(CELLS, _BIG, jnp.int32).at[start].set(0),
+        closed=jnp.zeros(CELLS, bool),
+        prev=jnp.full(CELLS, -1, jnp.int32),
+        counter=jnp.int32(1),
+        it=jnp.int32(0),
+        found=jnp.asarray(False),
+        failed=jnp.asarray(False),
+    )
+
+
+def search_step(s: SearchState, walls: jax.Array, end: jax.Array, noise: jax.Array) -> SearchState:
+    """One iteration of the original's A* loop (a no-op once found or failed).
+
+    The original's rules, reproduced on purpose:
+
+    * selection is not an argmin: the winner is the *first* open cell (in open-list order)
+      whose ``f`` is strictly smaller than that of the first open cell, else the first;
+    * each neighbour not closed and not a wall gets ``g = current.g_cost + integers(1, 9)``;
+      if it is already open and ``g`` is smaller, the original sets ``neighbor.g`` (not
+      ``g_cost``: the bug), so only ``previous_node`` changes (``f`` is recomputed from the
+      unchanged ``g_cost``); otherwise it gets ``g_cost = g`` and joins the open list;
+    * ``h`` is the Euclidean distance to the end (the docstring says Manhattan).
+
+    Args:
+        s: the search state. walls: bool (49,). end: int32 cell.
+        noise: int32 (4,) in 1..8, the ``integers(1, 9)`` draws of this iteration.
+    """
+    active = ~s.found & ~s.failed
+    is_open = s.order < _BIG
+    any_open = jnp.any(is_open)
+    first = jnp.argmin(s.order)
+    better = is_open & (s.f < s.f[first])
+    winner = jnp.where(jnp.any(better), jnp.argmin(jnp.where(better, s.order, _BIG)), first)
+    found = active & any_open & (winner == end)
+    expand = active & any_open & ~found
+
+    closed = s.closed.at[winner].set(s.closed[winner] | expand)
+    order = s.order.at[winner].set(jnp.where(expand, _BIG, s.order[winner]))
+    nb = jnp.asarray(_NEIGHBOURS)[winner]  # (4,)
+    safe = jnp.maximum(nb, 0)
+    valid = expand & (nb >= 0) & ~closed[safe] & ~walls[safe]
+    g_new = s.g[winner] + noise
+    nb_open = order[safe] < _BIG
+    relink = valid & nb_open & (g_new < s.g[safe])
+    add = valid & ~nb_open
+    rank = jnp.cumsum(add) - add
+    cx, cy = jnp.asarray(_CELL_X), jnp.asarray(_CELL_Y)
+    d2 = (cx[safe] - cx[end]) ** 2 + (cy[safe] - cy[end]) ** 2
+    h = jnp.sqrt(d2.astype(jnp.float32))
+    drop_add = jnp.where(add, nb, CELLS)  # out of range: the scatter drops it
+    drop_link = jnp.where(add | relink, nb, CELLS)
+    return SearchState(
+        g=s.g.at[drop_add].set(g_new, mode="drop"),
+        f=s.f.at[drop_add].set(g_new.astype(jnp.float32) + h, mode="drop"),
+        order=order.at[drop_add].set(s.counter + rank, mode="drop"),
+        closed=closed,
+        prev=s.prev.at[drop_link].set(winner.astype(jnp.int32), mode="drop"),
+        counter=s.counter + jnp.sum(add),
+        it=s.it + active,
+        found=s.found | found,
+        failed=s.failed | (active & ~any_open),
+    )
+
+
+def trace_path(prev: jax.Array, end: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Follow ``previous_node`` from ``end`` back to the start, without a sequential loop.
+
+    List ranking by pointer doubling gives each cell's depth below the root of its
+    ``prev`` chain; binary lifting from ``end`` tells which cells lie on end's chain.
+
+    Returns:
+        ``(path, length)``: int32 (49,) the path's cells from start (index 0) to end,
+        padded with -1, and its int32 length in tiles.
+    """
+    depth = (prev >= 0).astype(jnp.int32)
+    jump = prev
+    lifts = [prev]
+    for _ in range(6):  # 2**6 = 64 >= 49 links
+        ok = jump >= 0
+        safe = jnp.maximum(jump, 0)
+        depth = depth + jnp.where(ok, depth[safe], 0)
+        jump = jnp.where(ok, jump[safe], -1)
+        lifts.append(jump)
+    # lifts[j] = ancestor 2**j links up (lifts[0] = prev), for j = 0..5.
+    up = depth[end] - depth  # (49,) links from end up to each cell's depth
+    v = jnp.full(CELLS, end, jnp.int32)
+    for j in range(6):
+        step = (up >> j) & 1
+        v = jnp.where((step == 1) & (v >= 0), lifts[j][jnp.maximum(v, 0)], v)
+    on = (up >= 0) & (v == jnp.arange(CELLS))
+    length = depth[end] + 1
+    path = (
+        jnp.full(CELLS, -1, jnp.int32)
+        .at[jnp.where(on, depth, CELLS)]
+        .set(jnp.arange(CELLS, dtype=jnp.int32), mode="drop")
+    )
+    return path, length
+
+
+def generate_path(key: jax.Array, start: jax.Array, end: jax.Array):
+    """A whole ``MysteryPath``: walls, then the randomised A* search, then the trace.
+
+    Fixed size and a bounded ``lax.while_loop`` (at most 50 iterations), so it runs under
+    ``jit`` and ``vmap``.
+
+    Args:
+        key: PRNG key. start, end: int32 cells ``x * 7 + y``.
+
+    Returns:
+        ``(walls, path, length, found)``: bool (49,), int32 (49,) cells from start to end
+        padded with -1, int32 length, bool (False only if the search ran out of open
+        cells, which the original raises as "No valid path found"; the wall rules make
+        that impossible).
+    """
+    k_walls, k_noise = jax.random.split(key)
+    walls = generate_walls(k_walls, start, end)
+    noise = jax.random.randint(k_noise, (ASTAR_ITERATIONS, 4), 1, 9, dtype=jnp.int32)
+
+    def cond(s):
+        return ~s.found & ~s.failed & (s.it < ASTAR_ITERATIONS)
+
+    def body(s):
+        return search_step(s, walls, end, noise[jnp.minimum(s.it, ASTAR_ITERATIONS - 1)])
+
+    s = jax.lax.while_loop(cond, body, search_init(start))
+    path, length = trace_path(s.prev, end)
+    return walls, path, length, s.found
+
+
+# ------------------------------------------------------------------ the environment
+@dataclass(frozen=True)
+class Variant:
+    """Static configuration of one Mystery Path id (fixes shapes and code paths).
+
+    Attributes:
+        grid: grid locomotion (``Discrete(4)``: no-op, rotate left, rotate right, forward).
+        endless: the endless variant (chained segments, camera, stamina).
+        agent_scale: the original's ``agent_scale`` (sprite size and radius), static
+            because it changes the sprite's shape.
+        max_segments: endless only: segments the state can hold (8 columns each). An
+            episode whose agent reaches the last one is truncated; with the default 64 that
+            is column 504, at least 2,000 steps of flawless walking.
+        build_ticks: endless only: A* iterations spent per step on building the segments
+            ahead of the agent (more are spent when a segment is needed at once).
+    """
+
+    grid: bool = False
+    endless: bool = False
+    agent_scale: float = 0.25
+    max_segments: int = 64
+    build_ticks: int = 2
+
+
+@struct.dataclass
+class Params:
+    """Vmappable parameters (the original's reset parameters; lists as int32 arrays).
+
+    Keys a variant does not have hold a harmless default.
+    """
+
+    max_steps: jax.Array
+    agent_speed: jax.Array
+    cardinal_origin_choice: jax.Array
+    show_origin: jax.Array
+    show_goal: jax.Array
+    visual_feedback: jax.Array
+    reward_goal: jax.Array
+    reward_fall_off: jax.Array
+    reward_path_progress: jax.Array
+    reward_step: jax.Array
+    show_past_path: jax.Array
+    show_background: jax.Array
+    show_stamina: jax.Array
+    camera_offset_scale: jax.Array
+    stamina_level: jax.Array
+
+
+@struct.dataclass
+class State:
+    """Finite and grid episode state; names follow the original's attributes.
+
+    Attributes:
+        pos: int32 (2,) agent centre in px (``agent.rect.center``).
+        rotation: int32 degrees (``agent.rotation``).
+        start, end: int32 (2,) tiles (``start``, ``end``).
+        on_path: bool (49,) cells of ``mystery_path.path``, indexed ``x * 7 + y``.
+        walls: bool (49,) ``mystery_path.wall_nodes`` (debug view only).
+        visited: bool (49,) ``node.reward_visited``.
+        off_path: bool (``is_off_path``): the agent fell off in the last step.
+        num_fails, t: int32. episode_return: float32. success: int32.
+    """
+
+    pos: jax.Array
+    rotation: jax.Array
+    start: jax.Array
+    end: jax.Array
+    on_path: jax.Array
+    walls: jax.Array
+    visited: jax.Array
+    off_path: jax.Array
+    num_fails: jax.Array
+    t: jax.Array
+    episode_return: jax.Array
+    success: jax.Array
+
+
+@struct.dataclass
+class EndlessState:
+    """Endless episode state.
+
+    The path is stored in node *slots*: segment ``k`` owns slots ``50 k .. 50 k + 49`` in
+    path order (its 7×7 path from column 0 to column 6, then the transition node), so a
+    smaller slot is always earlier on the path.
+
+    Attributes:
+        pos: int32 (2,) agent centre in world px (x grows to the right without bound).
+        rotation: int32 degrees. camera_x: float32 (``camera_x``). bg_scroll: int32.
+        seg_rows: int32 (S + 1,) row where segment k starts (= where k - 1 ends); the
+            last entry is where segment S - 1 ends. Sampled up front: i.i.d. uniform.
+        node_x, node_y: int32 (50 S,) world tile of each slot (-1: empty).
+        seg_len: int32 (S,) nodes of each built segment (path + transition).
+        cell_node: int32 (8 S, 7) slot of the node on each world tile, -1 for none.
+        reward_visited: bool (50 S,). stamina_mark: int32 (50 S,); a node counts as
+            ``stamina_visited`` iff its mark equals ``num_fails + 1``, so a fall (which
+            clears every flag in the original) clears them by incrementing ``num_fails``.
+        fall_map: bool (8 S, 9) ``fall_off_locations`` (rows -1..7), never cleared.
+        built: int32 segments built. search, b_walls, b_noise: the A* search of segment
+            ``built`` in progress (:func:`search_step`), its walls and noise.
+        key: uint32 key data for the segments' randomness.
+        current: int32 slot of ``current_node``. ground_truth: int32 (3,) East, North,
+            South one-hot (``target_direction``).
+        max_x, tiles_visited, num_fails, stamina, t: int32. episode_return: float32.
+        off_path: bool (``is_off_path``).
+    """
+
+    pos: jax.Array
+    rotation: jax.Array
+    camera_x: jax.Array
+    bg_scroll: jax.Array
+    seg_rows: jax.Array
+    node_x: jax.Array
+    node_y: jax.Array
+    seg_len: jax.Array
+    cell_node: jax.Array
+    reward_visited: jax.Array
+    stamina_mark: jax.Array
+    fall_map: jax.Array
+    built: jax.Array
+    search: SearchState
+    b_walls: jax.Array
+    b_noise: jax.Array
+    key: jax.Array
+    current: jax.Array
+    ground_truth: jax.Array
+    max_x: jax.Array
+    tiles_visited: jax.Array
+    num_fails: jax.Array
+    stamina: jax.Array
+    t: jax.Array
+    episode_return: jax.Array
+    off_path: jax.Array
+
+    @property
+    def target(self) -> jax.Array:
+        """``5 * ground_truth``: the Gymnasium adapter reports the reset ground truth as
+        ``state.target / 5`` (the Mortar Mayhem convention)."""
+        return self.ground_truth * 5
+
+
+def _finite_parameters(grid: bool) -> tuple[ResetParameter, ...]:
+    p = [
+        ResetParameter("max_steps", 128 if grid else 512, "int", 1, None, "time limit"),
+        ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+    ]
+    if not grid:
+        p.append(ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"))
+    p += [
+        ResetParameter("cardinal_origin_choice", [0, 1, 2, 3], "int_list", 0, 3, "start side"),
+        ResetParameter("show_origin", False, "bool", doc="draw the start tile (blue)"),
+        ResetParameter("show_goal", False, "bool", doc="draw the end tile (green)"),
+        ResetParameter("visual_feedback", True, "bool", doc="red X on a fall"),
+        ResetParameter("reward_goal", 1.0, "float"),
+        ResetParameter("reward_fall_off", 0.0, "float"),
+        ResetParameter("reward_path_progress", 0.0 if grid else 0.1, "float"),
+        ResetParameter("reward_step", 0.0, "float"),
+    ]
+    return tuple(p)
+
+
+ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
+    ResetParameter("max_steps", -1, "int", -1, None, "time limit, -1 = none"),
+    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+    # At most one tile per step, so that a fall is always detected on the row next to
+    # the path (the fall-off map holds rows -1..7); the original does not bound it.
+    ResetParameter("agent_speed", 3.0, "float", 0.0, 12.0, "px per step"),
+    ResetParameter("show_origin", False, "bool", doc="no effect, as in the original"),
+    ResetParameter("show_past_path", True, "bool"),
+    ResetParameter("show_background", False, "bool", doc="scrolling ice tiles"),
+    ResetParameter("show_stamina", False, "bool", doc="stamina bar on the right edge"),
+    ResetParameter("visual_feedback", True, "bool", doc="red X on a fall"),
+    # The original clamps the camera offset to [0, 5.5] but uses the raw value for the
+    # drawn past-path depth; engram accepts only the range where both agree.
+    ResetParameter("camera_offset_scale", 5.0, "float", 0.0, 5.5, "camera lead, tiles"),
+    ResetParameter("stamina_level", 20, "int", 1, None, "steps without a new tile"),
+    ResetParameter("reward_fall_off", 0.0, "float"),
+    ResetParameter("reward_path_progress", 0.1, "float"),
+    ResetParameter("reward_step", 0.0, "float"),
+)
+
+
+def _choice(key, options: jax.Array) -> jax.Array:
+    """Uniform choice from a 1-D int array (the original's ``np_random.choice(list)``)."""
+    return options[jax.random.randint(key, (), 0, options.shape[0])]
+
+
+def _fall_marker() -> tuple[np.ndarray, np.ndarray]:
+    """The fall-off X: a 10×10 surface (``40 * 0.25``), two red diagonals of width 3
+    (``int(12 * 0.25)``), black colour key. Returns rgb uint8 (10, 10, 3), mask bool."""
+    dim = int(40 * 0.25)
+    mask = np.zeros((dim, dim), bool)
+    draw_line(mask, (0, 0), (dim - 1, dim - 1), int(12 * 0.25))
+    draw_line(mask, (dim - 1, 0), (0, dim - 1), int(12 * 0.25))
+    rgb = np.zeros((dim, dim, 3), np.uint8)
+    rgb[mask] = _X_RED
+    return rgb, mask
+
+
+def _rotation(dx, dy, rotation):
+    """``CharacterController.step``'s rotation rule (the last matching rule wins)."""
+    rot = rotation
+    rot = jnp.where(dx == -1, 90, rot)
+    rot = jnp.where(dx == 1, 270, rot)
+    rot = jnp.where(dy == -1, 0, rot)
+    rot = jnp.where(dy == 1, 180, rot)
+    rot = jnp.where((dx == -1) & (dy == -1), 45, rot)
+    rot = jnp.where((dx == -1) & (dy == 1), 135, rot)
+    rot = jnp.where((dx == 1) & (dy == -1), 315, rot)
+    rot = jnp.where((dx == 1) & (dy == 1), 225, rot)
+    return rot
+
+
+def _velocity(a, speed):
+    """Direction (dx, dy) in {-1, 0, 1} and the int-cast velocity of ``MultiDiscrete``
+    action ``a`` (normalised to ``speed``; diagonals 2 px per axis at speed 3)."""
+    dx = jnp.where(a[0] == 1, -1, jnp.where(a[0] == 2, 1, 0))
+    dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
+    norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
+    vel = jnp.stack([dx, dy]).astype(jnp.float32) * norm * speed
+    return dx, dy, jnp.trunc(vel).astype(jnp.int32)
+
+
+def _tile_pixels():
+    """Per-pixel tile index and whether the pixel lies on a tile's 1-px border."""
+    p = np.arange(SCREEN)
+    return p // TILE, (p % TILE == 0) | (p % TILE == TILE - 1)
+
+
+class MysteryPath(Environment):
+    """Every Mystery Path id; see the module docstring and :class:`Variant`.
+
+    Observation: uint8 (84, 84, 3) in standard image layout (row = y); the original
+    returns (x, y, c). Action: ``MysteryPath-v0``: int32 (2,) in MultiDiscrete([3, 3])
+    (horizontal none/left/right, vertical none/up/down); ``MysteryPath-Grid-v0``: int32
+    scalar in Discrete(4) (no-op, rotate left, rotate right, forward);
+    ``Endless-MysteryPath-v0``: int32 scalar in Discrete(4) (no-op, right, up, down).
+
+    Time limits (``t == max_steps``) are reported as ``truncated``; the original reports
+    them as ``terminated`` (its ``truncated`` is always False), so ``terminated |
+    truncated`` is the original's ``done``.
+    """
+
+    def __init__(self, env_id: str, variant: Variant):
+        self.env_id = env_id
+        self.variant = variant
+        v = variant
+        self.reset_parameters = ENDLESS_PARAMETERS if v.endless else _finite_parameters(v.grid)
+        self.observation_space = Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
+        self.action_space = Discrete(4) if (v.grid or v.endless) else MultiDiscrete((3, 3))
+        self.render_fps = 3 if v.grid else 25  # metadata["render_fps"] of the original
+        sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
+        self._sprite_rgb = jnp.asarray(sprite_rgb)
+        self._sprite_mask = jnp.asarray(sprite_mask)
+        self._sprite_half = sprite_rgb.shape[1] // 2  # rect.topleft = center - 14
+        x_rgb, x_mask = _fall_marker()
+        self._x_rgb, self._x_mask = jnp.asarray(x_rgb), jnp.asarray(x_mask)
+        self._radius = int(25 * v.agent_scale)  # CharacterController.radius
+        if v.endless:
+            self.info_every_step = ("ground_truth",)
+            self.info_at_end = (
+                "reward",
+                "length",
+                "num_fails",
+                "max_x",
+                "tiles_visited",
+                "ground_truth",
+            )
+        else:
+            self.info_at_end = ("reward", "length", "success", "num_fails")
+
+    @property
+    def static_key(self) -> tuple:
+        return ("MysteryPath", self.env_id, self.variant)
+
+    # ------------------------------------------------------------------ params
+    def make_params(self, rp: dict) -> Params:
+        """Build :class:`Params` from a complete, validated reset-parameter dict."""
+        i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        b = lambda x: jnp.asarray(bool(x))  # noqa: E731
+        return Params(
+            max_steps=i32(rp["max_steps"]),
+            agent_speed=f32(rp.get("agent_speed", 0.0)),
+            cardinal_origin_choice=i32(rp.get("cardinal_origin_choice", (0,))),
+            show_origin=b(rp["show_origin"]),
+            show_goal=b(rp.get("show_goal", False)),
+            visual_feedback=b(rp["visual_feedback"]),
+            reward_goal=f32(rp.get("reward_goal", 0.0)),
+            reward_fall_off=f32(rp["reward_fall_off"]),
+            reward_path_progress=f32(rp["reward_path_progress"]),
+            reward_step=f32(rp["reward_step"]),
+            show_past_path=b(rp.get("show_past_path", False)),
+            show_background=b(rp.get("show_background", False)),
+            show_stamina=b(rp.get("show_stamina", False)),
+            camera_offset_scale=f32(rp.get("camera_offset_scale", 0.0)),
+            stamina_level=i32(rp.get("stamina_level", 0)),
+        )
+
+    # ------------------------------------------------------------------- reset
+    def reset(self, key: jax.Array, params: Params):
+        """Start an episode with the original's sampling rules.
+
+        Finite and grid: ``choice(cardinal_origin_choice)`` picks the side of the start
+        (0 west, 1 east, 2 north, 3 south; the end lies on the opposite side), the start
+        and end rows/columns are uniform, and :func:`generate_path` draws the path.
+        Endless: the start row of the first segment and the end row of every segment are
+        uniform; segment 0 is built here, the following ones by ``step``.
+
+        Returns:
+            ``(obs, state)``.
+        """
+        if self.variant.endless:
+            return self._reset_endless(key, params)
+        k_side, k_a, k_b, k_path = jax.random.split(key, 4)
+        side = _choice(k_side, params.cardinal_origin_choice)
+        a = jax.random.randint(k_a, (), 0, GRID)
+        b = jax.random.randint(k_b, (), 0, GRID)
+        last = GRID - 1
+        sx = jnp.asarray([0, last, 0, 0])[side] + jnp.where(side >= 2, a, 0)
+        sy = jnp.asarray([0, 0, 0, last])[side] + jnp.where(side < 2, a, 0)
+        ex = jnp.asarray([last, 0, 0, 0])[side] + jnp.where(side >= 2, b, 0)
+        ey = jnp.asarray([0, 0, last, 0])[side] + jnp.where(side < 2, b, 0)
+        start = jnp.stack([sx, sy]).astype(jnp.int32)
+        end = jnp.stack([ex, ey]).astype(jnp.int32)
+        walls, path, _, _ = generate_path(k_path, sx * GRID + sy, ex * GRID + ey)
+        on_path = jnp.zeros(CELLS, bool).at[path].set(True, mode="drop")
+        return self._start(params, start, end, on_path, walls)
+
+    def reset_to(self, params: Params, *, start=None, end=None, path, walls=(), key=None):
+        """Start an episode from explicit values, e.g. to replay a recorded episode.
+
+        Args:
+            params: the environment's params.
+            start, end: finite and grid: (x, y) tiles (default: the path's ends).
+            path: finite and grid: the path's (x, y) tiles in any order (the original's
+                ``mystery_path.path``). Endless: a list of segments, each a list of world
+                (x, y) tiles in path order ending with the transition node (the original's
+                ``endless_path.path``); segments after these are generated by ``step``.
+            walls: finite and grid: (x, y) wall tiles (debug view only).
+            key: endless: PRNG key for the segments after the given ones.
+
+        Returns:
+            ``(obs, state)`` exactly as :meth:`reset` would give them for these values.
+
+        Raises:
+            ValueError: a tile outside the grid, or (endless) more segments than
+                ``Variant.max_segments`` or a segment that does not fit its 8 columns.
+        """
+        if self.variant.endless:
+            return self._reset_endless(
+                jax.random.key(0) if key is None else key, params, segments=path
+            )
+        cells = np.asarray(path, np.int64).reshape(-1, 2)
+        if np.any((cells < 0) | (cells >= GRID)):
+            raise ValueError(f"path: tiles must lie in 0..{GRID - 1}, got {cells.tolist()}")
+        on_path = np.zeros(CELLS, bool)
+        on_path[cells[:, 0] * GRID + cells[:, 1]] = True
+        wall = np.zeros(CELLS, bool)
+        w = np.asarray(walls, np.int64).reshape(-1, 2)
+        wall[w[:, 0] * GRID + w[:, 1]] = True
+        start = cells[-1] if start is None else start
+        end = cells[0] if end is None else end
+        return self._start(
+            params,
+            jnp.asarray(start, jnp.int32),
+            jnp.asarray(end, jnp.int32),
+            jnp.asarray(on_path),
+            jnp.asarray(wall),
+        )
+
+    def _start_pos(self, start):
+        # mystery_path.py: rect.center = start * tile_dim + radius (tile_dim 12.0; the
+        # grid variant uses the cell centre 12 * i + 6, the same at the default scale).
+        offset = TILE // 2 if self.variant.grid else self._radius
+        return start * TILE + offset
+
+    def _start(self, params, start, end, on_path, walls):
+        zero = jnp.zeros((), jnp.int32)
+        state = State(
+            pos=self._start_pos(start).astype(jnp.int32),
+            rotation=zero,
+            start=start,
+            end=end,
+            on_path=on_path,
+            walls=walls,
+            visited=jnp.zeros(CELLS, bool),
+            off_path=jnp.asarray(False),
+            num_fails=zero,
+            t=zero,
+            episode_return=jnp.zeros((), jnp.float32),
+            success=zero,
+        )
+        return self._observation(state, params), state
+
+    # -------------------------------------------------------------------- step
+    def step(self, key: jax.Array, state, action, params: Params):
+        """Advance one step (the original's ``step``; ``key`` is unused: the endless
+        segments draw from the episode's own key).
+
+        Returns:
+            ``(obs, state, reward, terminated, truncated, info)``. ``info`` holds, every
+            step: ``reward`` (float32 episode return so far), ``length`` (int32 steps so
+            far), ``num_fails`` (int32); finite and grid: ``success`` (int32, 1 when the
+            end tile was reached); endless: ``max_x``, ``tiles_visited`` (int32) and
+            ``ground_truth`` (float32 (3,) one-hot East, North, South of the next path
+            node). The original reports them only at the end, except ``ground_truth``.
+        """
+        del key
+        if self.variant.endless:
+            return self._step_endless(state, action, params)
+        return self._step_finite(state, action, params)
+
+    def _move(self, state: State, action, params: Params):
+        """Locomotion of the finite and grid variants; returns (pos, rotation)."""
+        if self.variant.grid:
+            # GridCharacterController: 1 rotate left (+90), 2 rotate right (-90),
+            # 3 forward one tile in the facing direction, clamped to the grid.
+            a = jnp.asarray(action, jnp.int32).reshape(())
+            rot = state.rotation + jnp.where(a == 1, 90, 0) - jnp.where(a == 2, 90, 0)
+            rot = rot % 360
+            step = jnp.asarray([[0, -1], [-1, 0], [0, 1], [1, 0]], jnp.int32)[rot // 90]
+            tile = state.pos // TILE
+            moved = jnp.clip(tile + step, 0, GRID - 1)
+            tile = jnp.where(a == 3, moved, tile)
+            return tile * TILE + TILE // 2, rot
+        a = jnp.asarray(action, jnp.int32).reshape(2)
+        dx, dy, vel = _velocity(a, params.agent_speed)
+        # Clamped to the screen rect shrunk by the radius (right edge: 84 - r).
+        pos = jnp.clip(state.pos + vel, self._radius, SCREEN - self._radius)
+        return pos, _rotation(dx, dy, state.rotation)
+
+    def _step_finite(self, state: State, action, params: Params):
+        pos, rot = self._move(state, action, params)
+        # After a fall the agent is put back on the start tile and the action ignored
+        # (step([0, 0]) / step(0): the rotation is kept).
+        pos = jnp.where(state.off_path, self._start_pos(state.start), pos)
+        rot = jnp.where(state.off_path, state.rotation, rot)
+        tile = pos // TILE
+        cell = tile[0] * GRID + tile[1]
+        at_end = jnp.all(tile == state.end)
+        on = ~at_end & state.on_path[cell]
+        new_tile = on & ~state.visited[cell] & ~jnp.all(tile == state.start)
+        fell = ~at_end & ~on
+        reward = (
+            jnp.where(at_end, params.reward_goal, 0.0)
+            + jnp.where(new_tile, params.reward_path_progress, 0.0)
+            + jnp.where(fell, params.reward_fall_off, 0.0)
+            + params.reward_step
+        ).astype(jnp.float32)
+        # The goal step leaves is_off_path as it was (it can only be False there).
+        t = state.t + 1
+        new = state.replace(
+            pos=pos,
+            rotation=rot,
+            visited=state.visited.at[cell].set(state.visited[cell] | new_tile),
+            off_path=jnp.where(at_end, state.off_path, fell),
+            num_fails=state.num_fails + fell,
+            t=t,
+            episode_return=state.episode_return + reward,
+            success=at_end.astype(jnp.int32),
+        )
+        truncated = ~at_end & (t == params.max_steps)
+        info = {
+            "reward": new.episode_return,
+            "length": t,
+            "success": new.success,
+            "num_fails": new.num_fails,
+        }
+        return self._observation(new, params), new, reward, at_end, truncated, info
+
+    # ------------------------------------------------------------------ render
+    def _tiles(self, start, end, on_path, walls, params, debug):
+        """Finite background: black; with ``show_goal`` the end tile green, with
+        ``show_origin`` the start tile blue; the debug view adds the path (white) and the
+        walls (red), and always shows origin and goal."""
+        tile, _ = _tile_pixels()
+        cell = tile[None, :] * GRID + tile[:, None]  # [y, x] -> cell index
+        cell, tile = jnp.asarray(cell), jnp.asarray(tile)
+        is_start = (tile[None, :] == start[0]) & (tile[:, None] == start[1])
+        is_end = (tile[None, :] == end[0]) & (tile[:, None] == end[1])
+        colors = jnp.asarray([(0, 0, 0), _PATH, _WALL, _ORIGIN, _GOAL], jnp.uint8)
+        which = jnp.zeros((SCREEN, SCREEN), jnp.int32)
+        if debug:
+            which = jnp.where(on_path[cell], 1, which)
+            which = jnp.where(walls[cell], 2, which)
+        which = jnp.where(is_end & (params.show_goal | debug), 4, which)
+        which = jnp.where(is_start & (params.show_origin | debug), 3, which)
+        return colors[which]
+
+    def _agent_and_marker(self, img, pos, rotation, draw_x, fell, params):
+        h = self._sprite_half
+        img = blit(
+            img,
+            self._sprite_rgb[rotation // 45],
+            self._sprite_mask[rotation // 45],
+            draw_x - h,
+            pos[1] - h,
+        )
+        # The X is centred on the agent (fall_off_rect.center = agent rect centre) and
+        # shown, with alpha 255, only in the frame of the fall.
+        show = fell & params.visual_feedback
+        half = self._x_mask.shape[0] // 2
+        return blit(img, self._x_rgb, self._x_mask & show, draw_x - half, pos[1] - half)
+
+    def _observation(self, state: State, params: Params, debug: bool = False):
+        img = self._tiles(state.start, state.end, state.on_path, state.walls, params, debug)
+        return self._agent_and_marker(
+            img, state.pos, state.rotation, state.pos[0], state.off_path, params
+        )
+
+    def debug_frame(self, state, params: Params) -> jax.Array:
+        """The observation with the hidden path made visible: uint8 (84, 84, 3).
+
+        Finite and grid: start (blue), end (green), the rest of the path (white) and the
+        walls (red), as the original's debug surface. Endless: every built path tile in
+        grey (200, 200, 200) under the past path the agent sees.
+        """
+        if self.variant.endless:
+            return self._observation_endless(state, params, debug=True)
+        return self._observation(state, params, debug=True)
+
+
+# ----------------------------------------------------------------- registry
+_IDS = {
+    "MysteryPath-v0": Variant(),
+    "MysteryPath-Grid-v0": Variant(grid=True),
+    "Endless-MysteryPath-v0": Variant(endless=True),
+}
+
+
+def _factory(env_id: str, base: Variant):
+    def build(rp: dict) -> MysteryPath:
+        return MysteryPath(
+            env_id,
+            Variant(
+                base.grid, base.endless, rp["agent_scale"], base.max_segments, base.build_ticks
+            ),
+        )
+
+    return build
+
+
+for _id, _variant in _IDS.items():
+    register(
+        _id,
+        ENDLESS_PARAMETERS if _variant.endless else _finite_parameters(_variant.grid),
+        _factory(_id, _variant),
+    )
