@@ -789,26 +789,26 @@ class MysteryPath(Environment):
         which = jnp.where(is_start & (params.show_origin | debug), 3, which)
         return colors[which]
 
-    def _agent_and_marker(self, img, pos, rotation, draw_x, fell, params):
+    def _agent_and_marker(self, img, sprite_x, y, rotation, marker_x, fell, params):
+        """Blit the agent sprite centred at ``(sprite_x, y)`` and, in the frame of a fall
+        (with ``visual_feedback``), the X centred at ``(marker_x, y)`` over it."""
         h = self._sprite_half
         img = blit(
             img,
             self._sprite_rgb[rotation // 45],
             self._sprite_mask[rotation // 45],
-            draw_x - h,
-            pos[1] - h,
+            sprite_x - h,
+            y - h,
         )
-        # The X is centred on the agent (fall_off_rect.center = agent rect centre) and
-        # shown, with alpha 255, only in the frame of the fall.
         show = fell & params.visual_feedback
         half = self._x_mask.shape[0] // 2
-        return blit(img, self._x_rgb, self._x_mask & show, draw_x - half, pos[1] - half)
+        return blit(img, self._x_rgb, self._x_mask & show, marker_x - half, y - half)
 
     def _observation(self, state: State, params: Params, debug: bool = False):
         img = self._tiles(state.start, state.end, state.on_path, state.walls, params, debug)
-        return self._agent_and_marker(
-            img, state.pos, state.rotation, state.pos[0], state.off_path, params
-        )
+        # fall_off_rect.center = the agent's rect centre.
+        x, y = state.pos[0], state.pos[1]
+        return self._agent_and_marker(img, x, y, state.rotation, x, state.off_path, params)
 
     def debug_frame(self, state, params: Params) -> jax.Array:
         """The observation with the hidden path made visible: uint8 (84, 84, 3).
@@ -820,6 +820,360 @@ class MysteryPath(Environment):
         if self.variant.endless:
             return self._observation_endless(state, params, debug=True)
         return self._observation(state, params, debug=True)
+
+    # ================================================================ endless
+    def _segment_key(self, state_key, k):
+        return jax.random.fold_in(jax.random.wrap_key_data(state_key), k)
+
+    def _init_builder(self, st: EndlessState, k) -> EndlessState:
+        """Set up the A* search of segment ``k``: from (0, row k) to (6, row k + 1) of
+        its own 7×7 grid (``EndlessMysteryPath.add_path_segment``)."""
+        k_walls, k_noise = jax.random.split(self._segment_key(st.key, k))
+        start = st.seg_rows[jnp.minimum(k, self.variant.max_segments)]
+        end = (GRID - 1) * GRID + st.seg_rows[jnp.minimum(k + 1, self.variant.max_segments)]
+        return st.replace(
+            search=search_init(start),
+            b_walls=generate_walls(k_walls, start, end),
+            b_noise=jax.random.randint(k_noise, (ASTAR_ITERATIONS, 4), 1, 9, dtype=jnp.int32),
+        )
+
+    def _commit(self, st: EndlessState, k, path, length) -> EndlessState:
+        """Write segment ``k``'s path (cells from start to end, padded with -1) and its
+        transition node into the world arrays: world column = local column + 8 k."""
+        i = jnp.arange(SEGMENT_SLOTS)
+        cell = jnp.concatenate([path, jnp.full(1, -1, jnp.int32)])
+        x = jnp.where(cell >= 0, cell // GRID + SEGMENT_COLUMNS * k, -1)
+        y = jnp.where(cell >= 0, cell % GRID, -1)
+        # The transition node (column 8 k + 7, the end row) follows the end node.
+        x = jnp.where(i == length, SEGMENT_COLUMNS * k + GRID, x)
+        y = jnp.where(i == length, st.seg_rows[k + 1], y)
+        valid = i <= length
+        block = jnp.full((SEGMENT_COLUMNS, GRID), -1, jnp.int32)
+        lx = jnp.where(valid, x - SEGMENT_COLUMNS * k, SEGMENT_COLUMNS)  # dropped if invalid
+        block = block.at[lx, jnp.maximum(y, 0)].set(SEGMENT_SLOTS * k + i, mode="drop")
+        return st.replace(
+            node_x=jax.lax.dynamic_update_slice(st.node_x, x, (SEGMENT_SLOTS * k,)),
+            node_y=jax.lax.dynamic_update_slice(st.node_y, y, (SEGMENT_SLOTS * k,)),
+            seg_len=st.seg_len.at[k].set(length + 1),
+            cell_node=jax.lax.dynamic_update_slice(
+                st.cell_node, block, (SEGMENT_COLUMNS * k, jnp.int32(0))
+            ),
+            built=k + 1,
+        )
+
+    def _tick(self, st: EndlessState) -> EndlessState:
+        """One unit of building work: an A* iteration of segment ``built``, or, once its
+        goal is found, tracing and storing it and setting up the next segment."""
+        k = st.built
+        end = (GRID - 1) * GRID + st.seg_rows[k + 1]
+
+        def commit(st):
+            path, length = trace_path(st.search.prev, end)
+            return self._init_builder(self._commit(st, k, path, length), k + 1)
+
+        def advance(st):
+            noise = st.b_noise[jnp.minimum(st.search.it, ASTAR_ITERATIONS - 1)]
+            return st.replace(search=search_step(st.search, st.b_walls, end, noise))
+
+        # A failed search cannot happen (the wall rules keep start and end connected);
+        # committing it anyway keeps the builder from stalling.
+        return jax.lax.cond(st.search.found | st.search.failed, commit, advance, st)
+
+    def _build(self, st: EndlessState, segment) -> EndlessState:
+        """Build segments ahead of the agent in ``segment``: ``build_ticks`` units of work
+        per step while fewer than ``segment + 3`` exist, and as many as it takes when the
+        agent's own segment is missing (only at speeds near one tile per step). The
+        original builds segment ``n`` when the agent enters ``n - 1``; segments do not
+        depend on the agent, so building them earlier gives the same path law."""
+        v = self.variant
+        limit = 3 * (ASTAR_ITERATIONS + 1)  # enough for the missing segment and more
+
+        def cond(carry):
+            st, n = carry
+            room = st.built < v.max_segments
+            urgent = st.built <= segment
+            ahead = (n < v.build_ticks) & (st.built < segment + 3)
+            return room & (n < limit) & (urgent | ahead)
+
+        def body(carry):
+            st, n = carry
+            return self._tick(st), n + 1
+
+        st, _ = jax.lax.while_loop(cond, body, (st, jnp.int32(0)))
+        return st
+
+    def _reset_endless(self, key, params: Params, segments=None):
+        v = self.variant
+        n_slots = SEGMENT_SLOTS * v.max_segments
+        n_cols = SEGMENT_COLUMNS * v.max_segments
+        k_rows, k_seg = jax.random.split(key)
+        # Row where each segment starts; segment k ends where k + 1 starts. All uniform
+        # (integers(0, 7)), drawn up front.
+        rows = jax.random.randint(k_rows, (v.max_segments + 1,), 0, GRID, dtype=jnp.int32)
+        zero = jnp.zeros((), jnp.int32)
+        st = EndlessState(
+            pos=jnp.zeros(2, jnp.int32),
+            rotation=jnp.int32(270),
+            camera_x=jnp.zeros((), jnp.float32),
+            bg_scroll=zero,
+            seg_rows=rows,
+            node_x=jnp.full(n_slots, -1, jnp.int32),
+            node_y=jnp.full(n_slots, -1, jnp.int32),
+            seg_len=jnp.zeros(v.max_segments, jnp.int32),
+            cell_node=jnp.full((n_cols, GRID), -1, jnp.int32),
+            reward_visited=jnp.zeros(n_slots, bool),
+            stamina_mark=jnp.zeros(n_slots, jnp.int32),
+            fall_map=jnp.zeros((n_cols, GRID + 2), bool),
+            built=zero,
+            search=search_init(zero),
+            b_walls=jnp.zeros(CELLS, bool),
+            b_noise=jnp.ones((ASTAR_ITERATIONS, 4), jnp.int32),
+            key=jax.random.key_data(k_seg),
+            current=zero,
+            ground_truth=jnp.zeros(3, jnp.int32),
+            max_x=zero,
+            tiles_visited=zero,
+            num_fails=zero,
+            stamina=params.stamina_level,
+            t=zero,
+            episode_return=jnp.zeros((), jnp.float32),
+            off_path=jnp.asarray(False),
+        )
+        if segments is None:
+            start = st.seg_rows[0]
+            end = (GRID - 1) * GRID + st.seg_rows[1]
+            _, path, length, _ = generate_path(self._segment_key(st.key, 0), start, end)
+            st = self._commit(st, zero, path, length)
+        else:
+            st = self._load_segments(st, segments)
+        st = self._init_builder(st, st.built)
+        # The first node pays nothing (path[0][0].reward_visited = True).
+        st = st.replace(reward_visited=st.reward_visited.at[0].set(True))
+        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        st = st.replace(
+            pos=jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius]),
+            camera_x=offset,
+        )
+        st = st.replace(ground_truth=self._direction(st, st.ground_truth))
+        return self._observation_endless(st, params, reset=True), st
+
+    def _load_segments(self, st: EndlessState, segments) -> EndlessState:
+        """Host side: store recorded segments (lists of world (x, y), transition last)."""
+        v = self.variant
+        if len(segments) > v.max_segments:
+            raise ValueError(
+                f"path: {len(segments)} segments, this environment holds {v.max_segments}"
+            )
+        node_x = np.asarray(st.node_x).copy()
+        node_y = np.asarray(st.node_y).copy()
+        seg_len = np.zeros(v.max_segments, np.int32)
+        cell_node = np.full(np.asarray(st.cell_node).shape, -1, np.int32)
+        rows = np.asarray(st.seg_rows).copy()
+        for k, seg in enumerate(segments):
+            xy = np.asarray(seg, np.int64).reshape(-1, 2)
+            lo = SEGMENT_COLUMNS * k
+            if (
+                len(xy) > SEGMENT_SLOTS
+                or np.any((xy[:, 0] < lo) | (xy[:, 0] >= lo + SEGMENT_COLUMNS))
+                or np.any((xy[:, 1] < 0) | (xy[:, 1] >= GRID))
+            ):
+                raise ValueError(f"path: segment {k} does not fit columns {lo}..{lo + 7}")
+            base = SEGMENT_SLOTS * k
+            node_x[base : base + len(xy)] = xy[:, 0]
+            node_y[base : base + len(xy)] = xy[:, 1]
+            seg_len[k] = len(xy)
+            cell_node[xy[:, 0], xy[:, 1]] = base + np.arange(len(xy))
+            rows[k] = xy[0, 1]
+            rows[k + 1] = xy[-1, 1]
+        return st.replace(
+            node_x=jnp.asarray(node_x),
+            node_y=jnp.asarray(node_y),
+            seg_len=jnp.asarray(seg_len),
+            cell_node=jnp.asarray(cell_node),
+            seg_rows=jnp.asarray(rows),
+            built=jnp.int32(len(segments)),
+        )
+
+    def _direction(self, st: EndlessState, previous):
+        """``target_direction``: one-hot [East, North, South] of the step from
+        ``current_node`` to its ``next_node``; a West step keeps ``previous``."""
+        c = st.current
+        k = c // SEGMENT_SLOTS
+        last = c - SEGMENT_SLOTS * k + 1 >= st.seg_len[k]
+        # After a segment's transition node comes the next segment's start node.
+        nxt = jnp.minimum(c + 1, st.node_x.shape[0] - 1)
+        k1 = jnp.minimum(k + 1, self.variant.max_segments)
+        nx = jnp.where(last, SEGMENT_COLUMNS * (k + 1), st.node_x[nxt])
+        ny = jnp.where(last, st.seg_rows[k1], st.node_y[nxt])
+        dx, dy = nx - st.node_x[c], ny - st.node_y[c]
+        east = jnp.asarray([1, 0, 0], jnp.int32)
+        north = jnp.asarray([0, 1, 0], jnp.int32)
+        south = jnp.asarray([0, 0, 1], jnp.int32)
+        out = jnp.where(dy == 1, south, previous)
+        out = jnp.where(dy == -1, north, out)
+        return jnp.where(dx == 1, east, out)
+
+    def _step_endless(self, st: EndlessState, action, params: Params):
+        v = self.variant
+        a = jnp.asarray(action, jnp.int32).reshape(())
+        # Discrete(4) -> MultiDiscrete: 0 none, 1 right [2, 0], 2 up [0, 1], 3 down [0, 2].
+        h = jnp.where(a == 1, 2, 0)
+        vert = jnp.where(a == 2, 1, jnp.where(a == 3, 2, 0))
+        dx, dy, vel = _velocity(jnp.stack([h, vert]), params.agent_speed)
+        vel = jnp.where(st.off_path, 0, vel)
+        rot = jnp.where(st.off_path, st.rotation, _rotation(dx, dy, st.rotation))
+        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        start_pos = jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius])
+        # No boundary: the agent may leave the screen vertically (a fall).
+        pos = jnp.where(st.off_path, start_pos, st.pos + vel)
+        camera_x = jnp.where(st.off_path, offset, st.camera_x + vel[0])
+        # Background scroll: bg -= vx; past one tile it wraps to |bg| % |vx| (keeping
+        # the sign), which the original does because diagonal speeds differ.
+        bg = st.bg_scroll - vel[0]
+        wrap = jnp.abs(bg) >= TILE
+        bg = jnp.where(wrap, jnp.sign(bg) * (jnp.abs(bg) % jnp.maximum(jnp.abs(vel[0]), 1)), bg)
+        bg = jnp.where(st.off_path, 0, bg)
+
+        tile = jnp.floor_divide(pos, TILE)
+        segment = tile[0] // SEGMENT_COLUMNS
+        st = self._build(st, segment)
+
+        n_cols = SEGMENT_COLUMNS * v.max_segments
+        col = jnp.clip(tile[0], 0, n_cols - 1)
+        inside = (tile[1] >= 0) & (tile[1] < GRID) & (tile[0] < n_cols)
+        slot = st.cell_node[col, jnp.clip(tile[1], 0, GRID - 1)]
+        on = inside & (slot >= 0)
+        slot = jnp.maximum(slot, 0)
+        new_tile = on & ~st.reward_visited[slot]
+        # In 1.0.2 the start tile is not exempt from the stamina refresh (the comparison
+        # with self.start compares a tuple with a Node, which is always False).
+        refresh = on & (st.stamina_mark[slot] != st.num_fails + 1)
+        fell = ~on
+        behind = fell & (tile[0] < st.max_x)
+        frow = jnp.clip(tile[1] + 1, 0, GRID + 1)
+        seen = st.fall_map[col, frow]
+        again = fell & ~behind & seen
+        fall_map = st.fall_map.at[col, frow].set(seen | (fell & ~behind))
+        num_fails = st.num_fails + fell
+        stamina = jnp.where(fell | refresh, params.stamina_level, st.stamina) - 1
+        current = jnp.where(on, slot, st.current)
+        reward = (
+            jnp.where(new_tile, params.reward_path_progress, 0.0)
+            + jnp.where(fell, params.reward_fall_off, 0.0)
+            + params.reward_step
+        ).astype(jnp.float32)
+        t = st.t + 1
+        st = st.replace(
+            pos=pos,
+            rotation=rot,
+            camera_x=camera_x,
+            bg_scroll=bg,
+            reward_visited=st.reward_visited.at[slot].set(st.reward_visited[slot] | new_tile),
+            stamina_mark=st.stamina_mark.at[slot].set(
+                jnp.where(refresh, st.num_fails + 1, st.stamina_mark[slot])
+            ),
+            fall_map=fall_map,
+            current=current,
+            max_x=jnp.where(on & (tile[0] > st.max_x), tile[0], st.max_x),
+            tiles_visited=st.tiles_visited + new_tile,
+            num_fails=num_fails,
+            stamina=stamina,
+            t=t,
+            episode_return=st.episode_return + reward,
+            off_path=fell,
+        )
+        st = st.replace(ground_truth=self._direction(st, st.ground_truth))
+        terminated = behind | again | (stamina == 0)
+        # The state holds max_segments segments: an agent that reaches the last one
+        # ends the episode (truncated).
+        truncated = ~terminated & ((t == params.max_steps) | (segment >= v.max_segments - 1))
+        info = {
+            "reward": st.episode_return,
+            "length": t,
+            "num_fails": num_fails,
+            "max_x": st.max_x,
+            "tiles_visited": st.tiles_visited,
+            "ground_truth": st.ground_truth.astype(jnp.float32),
+        }
+        obs = self._observation_endless(st, params)
+        return obs, st, reward, terminated, truncated, info
+
+    def _observation_endless(self, st: EndlessState, params, reset=False, debug=False):
+        """Background (black or scrolling ice), the past path, the agent at a fixed
+        screen x, the stamina bar, the X (``EndlessMysteryPathEnv._draw_surfaces``)."""
+        v = self.variant
+        n_cols = SEGMENT_COLUMNS * v.max_segments
+        px = jnp.arange(SCREEN)
+        # Camera positions are whole pixels with the default offsets (12 * scale); a
+        # fractional camera is floored here (pygame truncates its float coordinates).
+        cam = jnp.floor(st.camera_x).astype(jnp.int32)
+        # Ice: 12-px tiles with a 1-px (210, 210, 210) border, shifted by bg_scroll.
+        ice_border = ((px - st.bg_scroll) % TILE == 0) | ((px - st.bg_scroll) % TILE == TILE - 1)
+        row_border = (px % TILE == 0) | (px % TILE == TILE - 1)
+        border = row_border[:, None] | ice_border[None, :]
+        ice = jnp.where(border[..., None], jnp.uint8(_BORDER), jnp.uint8(_ICE))
+        img = jnp.where(params.show_background, ice, jnp.zeros_like(ice))
+
+        # Past path: from current_node's previous node back to the first node in
+        # column past_x = max(0, x - int(camera_offset_scale)), x = agent column - 1.
+        x = jnp.floor_divide(st.pos[0], TILE) - 1
+        past_x = jnp.maximum(0, x - params.camera_offset_scale.astype(jnp.int32))
+        c = st.current
+        k = c // SEGMENT_SLOTS
+        prev_last = SEGMENT_SLOTS * (k - 1) + st.seg_len[jnp.maximum(k - 1, 0)] - 1
+        prev = jnp.where(c == SEGMENT_SLOTS * k, prev_last, c - 1)
+        sk = jnp.clip(past_x // SEGMENT_COLUMNS, 0, v.max_segments - 1)
+        seg_x = jax.lax.dynamic_slice(st.node_x, (SEGMENT_SLOTS * sk,), (SEGMENT_SLOTS,))
+        slots = SEGMENT_SLOTS * sk + jnp.arange(SEGMENT_SLOTS)
+        hit = (seg_x == past_x) & (slots < c)
+        first = jnp.where(jnp.any(hit), jnp.max(jnp.where(hit, slots, -1)), 0)
+        # A walk that starts left of past_x stops after its first node.
+        first = jnp.where(st.node_x[jnp.maximum(prev, 0)] < past_x, prev, first)
+        draw = params.show_past_path & (x >= 0) & (c > 0) & ~reset
+
+        c0 = jnp.floor_divide(cam, TILE)
+        cols = c0 + jnp.arange(SCREEN // TILE + 2)
+        valid = (cols >= 0) & (cols < n_cols)
+        nodes = st.cell_node[jnp.clip(cols, 0, n_cols - 1)]  # (9, 7)
+        nodes = jnp.where(valid[:, None], nodes, -1)
+        past = draw & (nodes >= first) & (nodes < c) & (nodes >= 0)
+        wx = px + cam
+        pcol = jnp.floor_divide(wx, TILE) - c0
+        tile_border = row_border[:, None] | ((wx % TILE == 0) | (wx % TILE == TILE - 1))[None, :]
+        prow = px // TILE
+        past_px = past[pcol[None, :], prow[:, None]]  # [y, x]
+        tile_rgb = jnp.where(tile_border[..., None], jnp.uint8(_BORDER), jnp.uint8(_PATH))
+        if debug:
+            known = nodes >= 0
+            img = jnp.where(known[pcol[None, :], prow[:, None]][..., None], jnp.uint8(200), img)
+        img = jnp.where(past_px[..., None], tile_rgb, img)
+
+        # The agent is always drawn at the screen x of the reset: agent_draw_x =
+        # rect.left - camera_offset (52 with the defaults).
+        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        left = jnp.trunc(self._radius - self._sprite_half - offset).astype(jnp.int32)
+        sprite_x = left + self._sprite_half
+        h = self._sprite_half
+        img = blit(
+            img,
+            self._sprite_rgb[st.rotation // 45],
+            self._sprite_mask[st.rotation // 45],
+            sprite_x - h,
+            st.pos[1] - h,
+        )
+        # Stamina bar: 4 px wide at x = 80, red for the spent part from the top:
+        # int(84 * (1 - min(stamina, level) / level)), exact in integers here.
+        level = jnp.maximum(params.stamina_level, 1)
+        spent = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) // level
+        bar = jnp.where((px < spent)[:, None, None], jnp.uint8(_STAMINA[1]), jnp.uint8(_STAMINA[0]))
+        bar_cols = (px >= SCREEN - 4)[None, :, None]
+        img = jnp.where(params.show_stamina & bar_cols, jnp.broadcast_to(bar, img.shape), img)
+        # The X: fall_off_rect.center = (agent x - camera_x, agent y), rounded by the Rect.
+        mx = st.pos[0].astype(jnp.float32) - st.camera_x
+        mx = (jnp.sign(mx) * jnp.floor(jnp.abs(mx) + 0.5)).astype(jnp.int32)
+        show = st.off_path & params.visual_feedback
+        half = self._x_mask.shape[0] // 2
+        return blit(img, self._x_rgb, self._x_mask & show, mx - half, st.pos[1] - half)
 
 
 # ----------------------------------------------------------------- registry
