@@ -27,6 +27,7 @@ test are therefore computed in double-float arithmetic (pairs of float32, ~48 bi
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ HALF_DIAGONAL = math.sqrt(2 * SCREEN**2) / 2
 ENDLESS_COIN_QUEUE = 16  # endless coins pre-sampled at reset (refilled as used)
 ENDLESS_SPOT_QUEUE = 32  # endless spotlights pre-sampled at reset (refilled as used)
 MAX_SLOTS = 64  # most spotlights kept alive at once (see Variant.slots)
+HIT_TABLE = 128  # hit steps tabulated for the health bar (see health_tables)
 
 _WHITE, _BLUE, _RED, _BLACK = (255, 255, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)
 _GREY = (50, 50, 50)  # top bar base and "no positive reward"
@@ -120,6 +122,9 @@ class Params:
     spot_min_speed: jax.Array
     spot_max_speed: jax.Array
     spot_damage: jax.Array
+    hit_health: jax.Array  # float32 (HIT_TABLE + 1,) health fraction after k hit steps
+    hit_width: jax.Array  # int32 (HIT_TABLE + 1,) red bar width after k hit steps
+    hit_dead: jax.Array  # bool (HIT_TABLE + 1,) health <= 0 after k hit steps
     visual_feedback: jax.Array
     light_step: jax.Array  # int(255 / light_dim_off_duration), 0 if the duration is 0
     light_threshold: jax.Array
@@ -146,7 +151,8 @@ class State:
         pos: int32 (2,) agent centre (``agent.rect.center``). rotation: int32 degrees.
         sprite_rotation: int32, the rotation the agent is drawn with (0 at reset: the
             original draws ``get_rotated_sprite(0)`` there).
-        health: float32 (``current_agent_health``).
+        health: float32 (``current_agent_health``). hits: int32 hit steps so far
+            (indexes the float64 tables of :func:`health_tables`).
         t: int32 steps taken. episode_return: float32.
         alpha: int32 darkness-layer surface alpha.
         spawn_timer: int32. spawned: int32 spotlights spawned so far (initial included).
@@ -170,6 +176,7 @@ class State:
     rotation: jax.Array
     sprite_rotation: jax.Array
     health: jax.Array
+    hits: jax.Array
     t: jax.Array
     episode_return: jax.Array
     alpha: jax.Array
@@ -200,6 +207,15 @@ class State:
     last_action: jax.Array
     last_reward: jax.Array
     hit: jax.Array
+
+    @property
+    def target(self) -> jax.Array:
+        """Compatibility shim: ``engram.gym`` builds the endless reset info as
+        ``state.target / 5`` (Mortar Mayhem's ground truth); this returns 5 × the
+        endless ground truth (agent x, y, coin x, y over 84) so that it gives the right
+        value until the adapter asks the environment for it."""
+        coin = self.coin_pos[self.coin_index % self.coin_pos.shape[0]]
+        return jnp.concatenate([self.pos, coin]).astype(jnp.float32) * (5.0 / SCREEN)
 
 
 # ---------------------------------------------------------------- double-float
@@ -360,6 +376,27 @@ def _sizes(rp: dict, endless: bool) -> tuple[int, int]:
     return total, total
 
 
+def health_tables(health: float, damage: float):
+    """Host-side, in float64 exactly as the original: after ``k`` hit steps the health
+    is ``health - damage - ... - damage`` (k subtractions), the info's fraction is
+    ``health_k / health`` and the red bar is ``int(84 // 2 * (1 - health_k / health))``
+    wide (float64 rounding matters: 1 - 5/6 gives 6.99.. * 1, so 6 px, not 7). Beyond
+    :data:`HIT_TABLE` hits the last entry is kept (exact while ``damage >= health /
+    128``).
+
+    Returns:
+        float32 fraction, int32 width, bool dead, each (HIT_TABLE + 1,).
+    """
+    h = float(health)
+    frac, width, dead = [], [], []
+    for _ in range(HIT_TABLE + 1):
+        frac.append(h / health)
+        width.append(int(SCREEN // 2 * (1 - h / health)))
+        dead.append(h <= 0)
+        h -= damage
+    return np.float32(frac), np.int32(width), np.array(dead)
+
+
 def _layer_order(v: Variant) -> tuple[str, ...]:
     """The original's draw order: ``[bg, spot, top]`` with coins, exit and agent inserted
     below the darkness, or at ``index + 1`` / ``+ 2`` / ``+ 3`` when visible (so
@@ -477,6 +514,7 @@ class SearingSpotlights(Environment):
                 f"was built for at most {v.coins} coins; pass the value to make()"
             )
         duration = rp["light_dim_off_duration"]
+        tables = health_tables(rp["agent_health"], rp["spot_damage"])
         i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         return Params(
@@ -489,6 +527,9 @@ class SearingSpotlights(Environment):
             spot_min_speed=f32(rp["spot_min_speed"]),
             spot_max_speed=f32(rp["spot_max_speed"]),
             spot_damage=f32(rp["spot_damage"]),
+            hit_health=jnp.asarray(tables[0]),
+            hit_width=jnp.asarray(tables[1]),
+            hit_dead=jnp.asarray(tables[2]),
             visual_feedback=jnp.asarray(rp["visual_feedback"]),
             light_step=i32(int(255 / duration) if duration > 0 else 0),
             light_threshold=i32(rp["light_threshold"]),
@@ -682,7 +723,6 @@ class SearingSpotlights(Environment):
                 jnp.asarray(tile(np.asarray(spots["radius"], np.int32))),
                 jnp.asarray(tile(split_float64(spots["speed"]))),
             )
-        q_spawn, q_target, q_offset, q_radius, q_speed = spots
         coins = jnp.asarray(coins, jnp.int32).reshape(-1, 2)
         if coins.shape[0] > v.coins:
             raise ValueError(f"coins: got {coins.shape[0]} coins, at most {v.coins} fit")
@@ -691,6 +731,15 @@ class SearingSpotlights(Environment):
         k = coins.shape[0]
         if k < v.coins:
             coins = jnp.concatenate([coins, jnp.zeros((v.coins - k, 2), jnp.int32)])
+        if exit_pos is None:
+            exit_pos = (0, 0)
+        return self._start(params, pos, rotation, tuple(spots), coins, num_coins, exit_pos)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def _start(self, params, pos, rotation, spots, coins, num_coins, exit_pos):
+        """The traced part of :meth:`reset_to` (host inputs already converted)."""
+        v = self.variant
+        q_spawn, q_target, q_offset, q_radius, q_speed = spots
         num_coins = jnp.asarray(num_coins, jnp.int32)
         s = v.slots
         zero = jnp.zeros((), jnp.int32)
@@ -699,6 +748,7 @@ class SearingSpotlights(Environment):
             rotation=jnp.asarray(rotation, jnp.int32),
             sprite_rotation=zero,
             health=params.agent_health,
+            hits=zero,
             t=zero,
             episode_return=jnp.zeros((), jnp.float32),
             # With light_dim_off_duration 0 the layer starts at the threshold.
@@ -889,9 +939,10 @@ class SearingSpotlights(Environment):
 
         k_spot, k_coin = jax.random.split(key)
         state, hit, centre, drawn = self._spot_task(state, k_spot, params)
+        hits = jnp.minimum(state.hits + hit, HIT_TABLE)
         health = state.health - jnp.where(hit, params.spot_damage, 0.0)
         reward = jnp.where(hit, params.reward_inside_spotlight, params.reward_outside_spotlight)
-        dead = health <= 0
+        dead = params.hit_dead[hits]
         reward = reward + jnp.where(dead, params.reward_death, 0.0)
 
         # Coins: |coin - agent| <= coin radius + agent radius.
@@ -953,6 +1004,7 @@ class SearingSpotlights(Environment):
         shown_reward = state.last_reward
         state = state.replace(
             health=health,
+            hits=hits,
             t=t,
             episode_return=state.episode_return + reward,
             last_reward=reward,
@@ -968,7 +1020,7 @@ class SearingSpotlights(Environment):
         info = {
             "reward": state.episode_return,
             "length": t,
-            "agent_health": (health / params.agent_health).astype(jnp.float32),
+            "agent_health": params.hit_health[hits],
         }
         if v.endless:
             info["coins_collected"] = state.coins_collected
@@ -984,9 +1036,9 @@ class SearingSpotlights(Environment):
 
     # ------------------------------------------------------------------ render
     def _health_width(self, state: State, params: Params):
-        """Red bar: ``int(84 // 2 * (1 - health / agent_health))`` once hit."""
-        frac = 1.0 - state.health / params.agent_health
-        return jnp.floor(42.0 * frac + 1e-5).astype(jnp.int32)
+        """Red bar: ``int(84 // 2 * (1 - health / agent_health))`` (see
+        :func:`health_tables`)."""
+        return params.hit_width[state.hits]
 
     def _render(self, state: State, params: Params, rotation, spots=None, bar=None, debug=False):
         v = self.variant
