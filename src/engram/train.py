@@ -343,11 +343,15 @@ class Trainer:
             optax.clip_by_global_norm(c.max_grad_norm),
             optax.adam(self.lr_schedule, eps=1e-5),
         )
-        self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
-        shardings = self._state_shardings()
-        replicated = NamedSharding(self.mesh, PartitionSpec())
         # Several seeds: the same programs vmapped over a leading seed axis of the state.
         many = (lambda f: jax.vmap(f)) if c.num_seeds > 1 else (lambda f: f)
+        self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
+        if c.num_devices == 1:  # nothing to place: plain programs on the default device
+            self.init = jax.jit(many(self._init))
+            self.update = jax.jit(many(self._update))
+            return
+        shardings = self._state_shardings()
+        replicated = NamedSharding(self.mesh, PartitionSpec())
         self.init = jax.jit(many(self._init), out_shardings=shardings)
         self.update = jax.jit(many(self._update), out_shardings=(shardings, replicated))
 
