@@ -71,6 +71,12 @@ class _Shared:
             self._build(self.env_id, options)
 
 
+@cache
+def _reset_info(env):
+    """``jit(env.reset_info)``, one per environment object."""
+    return jax.jit(env.reset_info)
+
+
 def _to_numpy(tree):
     return jax.tree.map(np.asarray, jax.device_get(tree))
 
@@ -123,9 +129,8 @@ class GymEnv(gymnasium.Env, _Shared):
         reset, _ = _compiled(self._env.static_key, self._env)
         obs, self._state = reset(k, self._params)
         self._obs = _to_numpy(obs)
-        info = {}
-        if "ground_truth" in self._env.info_every_step:
-            info["ground_truth"] = np.asarray(self._state.target, np.float64) / 5.0
+        info = _to_numpy(_reset_info(self._env)(self._state, self._params))
+        info = {k: _python(v) for k, v in info.items()}
         return self._obs, info
 
     def step(self, action):
@@ -204,9 +209,10 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         obs, self._state = reset(jax.random.split(k, self.num_envs), self._params)
         self._obs = _to_numpy(obs)
         info = {}
-        if "ground_truth" in self._env.info_every_step:
-            info["ground_truth"] = np.asarray(self._state.env_state.target) / 5.0
-            info["_ground_truth"] = np.ones(self.num_envs, bool)
+        batched = jax.vmap(_reset_info(self._env), in_axes=(0, None))
+        for k, v in _to_numpy(batched(self._state.env_state, self._params)).items():
+            info[k] = v
+            info[f"_{k}"] = np.ones(self.num_envs, bool)
         return self._obs, info
 
     def step(self, actions):

@@ -58,6 +58,13 @@ class Environment:
         """
         raise NotImplementedError
 
+    def reset_info(self, state, params) -> dict:
+        """The ``info`` the original returns from ``reset`` for ``state`` (a fresh episode's
+        state): ``{}``, or the every-step keys such as the endless ids' ``ground_truth``.
+        Pure and ``jit``-able; used by the Gymnasium adapter."""
+        del state, params
+        return {}
+
     def debug_frame(self, state, params) -> jax.Array:  # pragma: no cover
         """The ground-truth debug view of ``state``: uint8 (84, 84, 3), standard image
         layout, what the agent must remember made visible (the path in Mystery Path,

@@ -685,6 +685,14 @@ class MortarMayhem(Environment):
         img = colors[which]
         return jnp.where(inside2[..., None], img, jnp.uint8(0))
 
+    def reset_info(self, state: State, params: Params) -> dict:
+        """Endless: ``{"ground_truth": float32 (2,) target tile / 5}``, as the original's
+        reset info; finite ids: ``{}``."""
+        del params
+        if not self.variant.endless:
+            return {}
+        return {"ground_truth": state.target.astype(jnp.float32) / 5.0}
+
     def debug_frame(self, state: State, params: Params) -> jax.Array:
         """The arena with the tile the agent must reach next painted green, and the agent.
 

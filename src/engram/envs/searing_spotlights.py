@@ -208,15 +208,6 @@ class State:
     last_reward: jax.Array
     hit: jax.Array
 
-    @property
-    def target(self) -> jax.Array:
-        """Compatibility shim: ``engram.gym`` builds the endless reset info as
-        ``state.target / 5`` (Mortar Mayhem's ground truth); this returns 5 × the
-        endless ground truth (agent x, y, coin x, y over 84) so that it gives the right
-        value until the adapter asks the environment for it."""
-        coin = self.coin_pos[self.coin_index % self.coin_pos.shape[0]]
-        return jnp.concatenate([self.pos, coin]).astype(jnp.float32) * (5.0 / SCREEN)
-
 
 # ---------------------------------------------------------------- double-float
 # Dekker / Knuth error-free transformations on float32 pairs (hi, lo), value hi + lo.
@@ -1029,6 +1020,12 @@ class SearingSpotlights(Environment):
             info["coins_collected"] = state.coins_collected.astype(jnp.float32) / state.num_coins
             info["success"] = success
         return obs, state, reward, done, jnp.asarray(False), info
+
+    def reset_info(self, state: State, params: Params) -> dict:
+        """Endless: ``{"ground_truth": float32 (4,) agent x, y, coin x, y over 84}``, as the
+        original's reset info; finite: ``{}``."""
+        del params
+        return {"ground_truth": self._ground_truth(state)} if self.variant.endless else {}
 
     def _ground_truth(self, state: State) -> jax.Array:
         coin = state.coin_pos[state.coin_index % self.variant.coins]
