@@ -433,12 +433,6 @@ class EndlessState:
     episode_return: jax.Array
     off_path: jax.Array
 
-    @property
-    def target(self) -> jax.Array:
-        """``5 * ground_truth``: the Gymnasium adapter reports the reset ground truth as
-        ``state.target / 5`` (the Mortar Mayhem convention)."""
-        return self.ground_truth * 5
-
 
 def _finite_parameters(grid: bool) -> tuple[ResetParameter, ...]:
     p = [
@@ -809,6 +803,14 @@ class MysteryPath(Environment):
         # fall_off_rect.center = the agent's rect centre.
         x, y = state.pos[0], state.pos[1]
         return self._agent_and_marker(img, x, y, state.rotation, x, state.off_path, params)
+
+    def reset_info(self, state, params: Params) -> dict:
+        """The original's reset info: ``{"ground_truth": float32 (3,)}`` (one-hot East,
+        North, South of the start node's next node) in the endless variant, else ``{}``."""
+        del params
+        if self.variant.endless:
+            return {"ground_truth": state.ground_truth.astype(jnp.float32)}
+        return {}
 
     def debug_frame(self, state, params: Params) -> jax.Array:
         """The observation with the hidden path made visible: uint8 (84, 84, 3).
