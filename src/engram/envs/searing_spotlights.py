@@ -45,9 +45,14 @@ from engram.render.blend import (
     alpha_blend,
     chequerboard,
     circle_outlines,
+    disc_spans,
     disc_table,
     inner_border,
+    bit_rows,
+    palette_sprite,
+    place,
     rounded_top_rect,
+    spans_mask,
 )
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
@@ -207,6 +212,13 @@ class State:
     last_action: jax.Array
     last_reward: jax.Array
     hit: jax.Array
+
+
+def _paint(img, planes, colours):
+    """Colour the pixels of :func:`place`'s planes: plane ``k`` gets ``colours[k]``."""
+    for k, colour in enumerate(colours):
+        img = jnp.where(planes[k][..., None], jnp.asarray(colour, jnp.uint8), img)
+    return img
 
 
 # ---------------------------------------------------------------- double-float
@@ -435,6 +447,10 @@ class SearingSpotlights(Environment):
         self._sprite_rgb = jnp.asarray(sprite_rgb)
         self._sprite_mask = jnp.asarray(sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2
+        codes, palette = palette_sprite(sprite_rgb, sprite_mask)
+        self._agent_bits = jnp.asarray(bit_rows(codes, len(palette)))
+        self._agent_palette = palette
+        self._sprite_width = codes.shape[-1]
         self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
         # Coin: yellow disc then an orange outline of width int(2 * scale) = 0, which
         # pygame fills: an orange disc of radius int(10 * scale).
@@ -443,6 +459,8 @@ class SearingSpotlights(Environment):
         coin = draw_circle(np.zeros((2 * cr + 2, 2 * cr + 2), bool), (cr, cr), cr)
         self._coin_mask = jnp.asarray(coin)
         self._coin_rgb = jnp.broadcast_to(jnp.asarray(_COIN_ORANGE, jnp.uint8), coin.shape + (3,))
+        self._coin_width = coin.shape[1]
+        self._coin_bits = jnp.asarray(bit_rows(coin.astype(np.uint8), 1))
         # Exit: a 20*scale square with rounded top corners (radius int(10*scale)) and a
         # black border of width int(2*scale) = 1; collision radius 20 / 2 * scale.
         n = int(20 * v.exit_scale)
@@ -451,6 +469,9 @@ class SearingSpotlights(Environment):
         self._exit_size = n
         self._exit_shape = jnp.asarray(shape)
         self._exit_border = jnp.asarray(border)
+        self._exit_bits = jnp.asarray(
+            bit_rows(np.where(border, 2, shape.astype(np.uint8)).astype(np.uint8), 2)
+        )
         self._exit_radius = 20 / 2 * v.exit_scale
         self._disc_table = disc_table(v.max_radius)
         self._outlines = jnp.asarray(circle_outlines(v.max_radius))
@@ -1059,13 +1080,13 @@ class SearingSpotlights(Environment):
                     img = self._draw_exit(img, state)
             elif layer == "agent":
                 h = self._sprite_half
-                img = blit(
-                    img,
-                    self._sprite_rgb[rotation // 45],
-                    self._sprite_mask[rotation // 45],
+                codes = place(
+                    self._agent_bits[rotation // 45],
+                    self._sprite_width,
                     state.pos[0] - h,
                     state.pos[1] - h,
                 )
+                img = _paint(img, codes, self._agent_palette)
             elif layer == "spot":
                 if debug:
                     img = self._draw_outlines(img, state)
@@ -1085,12 +1106,12 @@ class SearingSpotlights(Environment):
             show = state.coin_t < params.coin_show_duration
             cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
             coin = state.coin_pos[state.coin_index % v.coins]
-            drawn = blit(img, self._coin_rgb, self._coin_mask, coin[0] - r, coin[1] - r)
-            return jnp.where(cond, drawn, img)
+            codes = place(self._coin_bits, self._coin_width, coin[0] - r, coin[1] - r)
+            return _paint(img, codes & cond, (_COIN_ORANGE,))
         for i in range(v.coins):
             c = state.coin_pos[i]
-            drawn = blit(img, self._coin_rgb, self._coin_mask, c[0] - r, c[1] - r)
-            img = jnp.where(state.coin_alive[i], drawn, img)
+            codes = place(self._coin_bits, self._coin_width, c[0] - r, c[1] - r)
+            img = _paint(img, codes & state.coin_alive[i], (_COIN_ORANGE,))
         return img
 
     def _draw_exit(self, img, state):
@@ -1100,11 +1121,9 @@ class SearingSpotlights(Environment):
             jnp.asarray(_EXIT_OPEN, jnp.uint8),
             jnp.asarray(_EXIT_CLOSED, jnp.uint8),
         )
-        rgb = jnp.where(self._exit_border[..., None], jnp.uint8(0), fill[None, None, :])
-        # rect.center = location: top-left = location - n // 2.
-        return blit(
-            img, rgb, self._exit_shape, state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
-        )
+        # rect.center = location: top-left = location - n // 2. Codes: 1 fill, 2 border.
+        codes = place(self._exit_bits, n, state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2)
+        return _paint(img, codes, (fill, _BLACK))
 
     def _spot_layer(self, state, spots):
         """Hole (bool (84, 84), the red colour key) and white ring (black_background's
@@ -1117,6 +1136,12 @@ class SearingSpotlights(Environment):
         if spots is None:
             return hole, ring
         centre, drawn = spots
+        if not v.black_background:
+            # Without rings the layer is the union of the discs: one broadcast pass.
+            lo, width = disc_spans(
+                centre[:, 0], centre[:, 1], state.spot_radius, self._disc_table
+            )
+            return spans_mask(lo, jnp.where(drawn[:, None], width, 0)), ring
         order = (state.spawned + jnp.arange(v.slots)) % v.slots
         for j in range(v.slots):
             i = order[j]
@@ -1167,7 +1192,7 @@ class SearingSpotlights(Environment):
             lo, hi = (57, 67) if v.show_last_action else (42, 84)
             c = jnp.where(bar[1], jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
             row = jnp.where(((g >= lo) & (g < hi))[:, None], c, row)
-        return img.at[:BAR].set(jnp.broadcast_to(row, (BAR, SCREEN, 3)))
+        return jnp.where((g < BAR)[:, None, None], row[None], img)
 
     def debug_frame(self, state: State, params: Params) -> jax.Array:
         """The frame without darkness: floor, coin(s), exit, agent, the outline of every
