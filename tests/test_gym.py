@@ -86,3 +86,21 @@ def test_make_vec_uses_the_batched_env():
             assert np.all(info["length"][term] >= 46)  # first check at step 46
     assert ended.all()  # a random policy fails the first check
     venv.close()
+
+
+@pytest.mark.parametrize("env_id", [i for i in IDS if i.startswith("Endless-")])
+def test_endless_reset_info_has_the_ground_truth_of_the_first_step(env_id):
+    """The original's endless ids report ``ground_truth`` from reset on; the value has the
+    shape of every step's and, for an agent that stands still on the first step of a
+    Mortar Mayhem episode (frozen by the command display), the same value."""
+    env = gymnasium.make(f"engram/{env_id}")
+    _, info = env.reset(seed=3)
+    gt = np.asarray(info["ground_truth"])
+    _, _, _, _, step_info = env.step(env.action_space.sample() * 0)
+    assert gt.shape == np.asarray(step_info["ground_truth"]).shape and gt.size > 0
+    assert ((gt >= 0) & (gt <= 1)).all()
+    if env_id == "Endless-MortarMayhem-v0":
+        np.testing.assert_allclose(gt, step_info["ground_truth"], atol=1e-6)
+    vec = gymnasium.make_vec(f"engram/{env_id}", num_envs=3)
+    _, vinfo = vec.reset(seed=3)
+    assert vinfo["ground_truth"].shape == (3, *gt.shape) and vinfo["_ground_truth"].all()

@@ -447,14 +447,3 @@ def test_num_seeds_trains_independent_seeds_in_one_program(tmp_path):
     assert not np.allclose(jax.tree.leaves(seed0)[0], jax.tree.leaves(alone.params)[0])
     with pytest.raises(ValueError, match="seed_index: got 2"):
         many.seed_params(ts, 2)
-
-
-def test_multi_seed_run_logs_each_seed_and_evaluates_all(tmp_path):
-    summary = train(tiny(tmp_path, num_seeds=2), console=quiet()[0])
-    run = tmp_path / "run"
-    for s in (0, 1):
-        assert any(p.name.startswith("events") for p in (run / f"seed_{s}").iterdir())
-    saved = json.loads((run / "eval.json").read_text())
-    assert saved["seeds"] == [0, 1] and len(saved["per_seed"]) == 2
-    assert len(saved["returns"]) == 2 * 3 == saved["episodes"]
-    assert summary["mean_return"] == pytest.approx(np.mean(saved["returns"]))
