@@ -43,12 +43,12 @@ from engram.core.spaces import Box, MultiDiscrete
 from engram.render import agent_sprites, blit, draw_circle, filled_circle_mask
 from engram.render.blend import (
     alpha_blend,
+    bit_rows,
     chequerboard,
     circle_outlines,
     disc_spans,
     disc_table,
     inner_border,
-    bit_rows,
     palette_sprite,
     place,
     rounded_top_rect,
@@ -65,6 +65,7 @@ ENDLESS_COIN_QUEUE = 16  # endless coins pre-sampled at reset (refilled as used)
 ENDLESS_SPOT_QUEUE = 32  # endless spotlights pre-sampled at reset (refilled as used)
 MAX_SLOTS = 64  # most spotlights kept alive at once (see Variant.slots)
 HIT_TABLE = 128  # hit steps tabulated for the health bar (see health_tables)
+REJECTION = 64  # uniform candidates of a reset position draw (see _sample_free)
 
 _WHITE, _BLUE, _RED, _BLACK = (255, 255, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)
 _GREY = (50, 50, 50)  # top bar base and "no positive reward"
@@ -588,26 +589,42 @@ class SearingSpotlights(Environment):
 
         return point(a0), point(target), point(offset), radius, _dd(speed)
 
-    def _sample_position(self, key, blocked, block_radius):
-        """``GridPositionSampler.sample``: a uniform pixel not yet blocked, then blocks
-        the disc ``dx² + dy² < r²`` around it. Returns ((x, y) int32, blocked)."""
-        flat = jax.random.categorical(key, jnp.where(blocked.reshape(-1), -jnp.inf, 0.0))
-        x, y = flat % SCREEN, flat // SCREEN
-        return jnp.stack([x, y]).astype(jnp.int32), self._block(blocked, x, y, block_radius)
-
     @staticmethod
-    def _block(blocked, x, y, r):
-        g = jnp.arange(SCREEN)
-        disc = (g[None, :] - x) ** 2 + (g[:, None] - y) ** 2 < r * r
-        return blocked | disc
+    def _sample_free(key, centres, radii, active):
+        """``GridPositionSampler.sample``: a uniform pixel outside every active blocked
+        disc ``dx² + dy² < r²`` (centres: list of int32 (2,), radii and active: lists of
+        scalars). Returns int32 (x, y).
 
-    def _entity_position(self, key, blocked, block_radius):
+        Drawn by rejection, the first free one of :data:`REJECTION` uniform candidates:
+        the same distribution as a draw over the free pixels, without 7056 random draws
+        per call. With the blocked discs covering a fraction ``f`` of the screen, all
+        candidates fail with probability ``f ** REJECTION`` (then the last one is used);
+        when that could exceed 1e-12 (more than one coin of radius 21 plus the agent's
+        disc) the exact categorical draw over the free pixels is used instead.
+        """
+        covered = (math.pi * 28**2 + (len(centres) - 1) * math.pi * 21**2) / SCREEN**2
+        if covered**REJECTION > 1e-12:
+            g = jnp.arange(SCREEN)
+            blocked = jnp.zeros((SCREEN, SCREEN), bool)
+            for c, r, a in zip(centres, radii, active, strict=True):
+                disc = (g[None, :] - c[0]) ** 2 + (g[:, None] - c[1]) ** 2 < r * r
+                blocked = blocked | (disc & a)
+            flat = jax.random.categorical(key, jnp.where(blocked.reshape(-1), -jnp.inf, 0.0))
+            return jnp.stack([flat % SCREEN, flat // SCREEN]).astype(jnp.int32)
+        cand = jax.random.randint(key, (REJECTION, 2), 0, SCREEN, jnp.int32)
+        free = jnp.ones(REJECTION, bool)
+        for c, r, a in zip(centres, radii, active, strict=True):
+            d = cand - c[None, :]
+            free = free & ~((jnp.sum(d * d, axis=1) < r * r) & a)
+        return cand[jnp.where(jnp.any(free), jnp.argmax(free), REJECTION - 1)]
+
+    def _entity_position(self, key, centres, radii, active):
         """Coin/exit placement: ``sample(r)`` + ``integers(2, 4)`` per axis, then clamped
-        to [7, 77] (``_process_spawn_pos``)."""
+        to [7, 77] (``_process_spawn_pos``). Returns (sampled pixel, position)."""
         k1, k2 = jax.random.split(key)
-        p, blocked = self._sample_position(k1, blocked, block_radius)
-        p = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
-        return jnp.clip(p, EDGE_OFFSET, SCREEN - EDGE_OFFSET), blocked
+        p = self._sample_free(k1, centres, radii, active)
+        q = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+        return p, jnp.clip(q, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
 
     def _next_endless_coin(self, key, previous):
         """``_spawn_coin``: a fresh sampler blocks only the previous coin (radius 28),
@@ -644,13 +661,17 @@ class SearingSpotlights(Environment):
         v = self.variant
         k_rot, k_agent, k_off, k_spot, k_n, k_coin, k_exit = jax.random.split(key, 7)
         rotation = 45 * jax.random.randint(k_rot, (), 0, 8, jnp.int32)
-        blocked = jnp.zeros((SCREEN, SCREEN), bool)
-        sampled, blocked_s = self._sample_position(k_agent, blocked, 28)
-        sampled = sampled + jax.random.randint(k_off, (2,), 2, 4, jnp.int32)
-        centre = jnp.array([SCREEN // 2, SCREEN // 2], jnp.int32)
-        blocked_c = self._block(blocked, centre[0], centre[1], 21)
-        pos = jnp.where(params.sample_agent_position, sampled, centre)
-        blocked = jnp.where(params.sample_agent_position, blocked_s, blocked_c)
+        # Nothing is blocked yet: the agent's pixel is uniform over the screen.
+        sampled = jax.random.randint(k_agent, (2,), 0, SCREEN, jnp.int32)
+        pos = jnp.where(
+            params.sample_agent_position,
+            sampled + jax.random.randint(k_off, (2,), 2, 4, jnp.int32),
+            jnp.array([SCREEN // 2, SCREEN // 2], jnp.int32),
+        )
+        # Blocked discs (centre, radius, active): the sampled agent pixel (28) or the
+        # centre (21), then every counted coin (21).
+        agent_block = jnp.where(params.sample_agent_position, sampled, SCREEN // 2)
+        agent_r = jnp.where(params.sample_agent_position, 28, 21)
         spots = self._sample_spots(k_spot, params, v.queue)
         if v.endless:
 
@@ -658,29 +679,31 @@ class SearingSpotlights(Environment):
                 nxt = self._next_endless_coin(k, prev)
                 return nxt, nxt
 
-            first, _ = self._entity_position(
-                jax.random.fold_in(k_coin, 1), jnp.zeros((SCREEN, SCREEN), bool), 28
-            )
+            # The first coin's sampler is fresh (nothing blocked): a uniform pixel.
+            k1, k2 = jax.random.split(jax.random.fold_in(k_coin, 1))
+            first = jax.random.randint(k1, (2,), 0, SCREEN, jnp.int32)
+            first = first + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+            first = jnp.clip(first, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
             _, rest = jax.lax.scan(chain, first, jax.random.split(k_coin, v.coins - 1))
             coins = jnp.concatenate([first[None], rest])
             num_coins = jnp.int32(1)
             exit_pos = jnp.zeros(2, jnp.int32)
         else:
             num_coins = params.num_coins[jax.random.randint(k_n, (), 0, params.num_coins.shape[0])]
-
             # Every coin slot is placed (fixed shapes); only the first num_coins block
             # the sampler, so the exit sees exactly the episode's coins.
-            def place_counted(carry, inp):
-                blocked, i = carry
-                k = inp
-                p, nb = self._entity_position(k, blocked, 21)
-                blocked = jnp.where(i < num_coins, nb, blocked)
-                return (blocked, i + 1), p
-
-            (blocked, _), coins = jax.lax.scan(
-                place_counted, (blocked, jnp.int32(0)), jax.random.split(k_coin, v.coins)
-            )
-            exit_pos, _ = self._entity_position(k_exit, blocked, 21)
+            centres = [agent_block]
+            radii = [agent_r]
+            active = [jnp.asarray(True)]
+            coins = []
+            for i, k in enumerate(jax.random.split(k_coin, v.coins)):
+                raw, p = self._entity_position(k, centres, radii, active)
+                coins.append(p)
+                centres.append(raw)
+                radii.append(jnp.int32(21))
+                active.append(i < num_coins)
+            coins = jnp.stack(coins)
+            _, exit_pos = self._entity_position(k_exit, centres, radii, active)
         return self.reset_to(
             params,
             pos=pos,
@@ -795,13 +818,27 @@ class SearingSpotlights(Environment):
             last_reward=jnp.zeros((), jnp.float32),
             hit=jnp.asarray(False),
         )
-        for i in range(min(32, v.slots)):
-            state = jax.lax.cond(
-                i < params.initial_spawns,
-                lambda st: self._spawn(st, None, params),
-                lambda st: st,
-                state,
-            )
+        # The initial spawns, all at once: spawn i (< min(32, S)) goes to slot i with
+        # queue entry i % Q, as _spawn would put it.
+        n0 = jnp.minimum(params.initial_spawns, min(32, s))
+        j = np.arange(s)
+        init = jnp.asarray(j) < n0
+        q = j % v.queue
+
+        def fill(queue, empty):
+            m = init.reshape((s,) + (1,) * (queue.ndim - 1))
+            return jnp.where(m, queue[q], empty)
+
+        state = state.replace(
+            spot_alive=init,
+            spot_index=jnp.where(init, jnp.asarray(j, jnp.int32), -1),
+            spot_spawn=fill(q_spawn, state.spot_spawn),
+            spot_target=fill(q_target, state.spot_target),
+            spot_offset=fill(q_offset, state.spot_offset),
+            spot_radius=fill(q_radius, state.spot_radius),
+            spot_speed=fill(q_speed, state.spot_speed),
+            spawned=n0.astype(jnp.int32),
+        )
         obs = self._render(state, params, state.sprite_rotation)
         return obs, state
 
@@ -812,30 +849,46 @@ class SearingSpotlights(Environment):
         v = self.variant
         n = state.spawned
         q, s = n % v.queue, n % v.slots
+        # One-hot selects rather than .at[].set / indexing: under vmap those become
+        # scatters and gathers; these stay elementwise.
+        at_s = jnp.arange(v.slots) == s
+        at_q = jnp.arange(v.queue) == q
+
+        def take(queue):
+            m = at_q.reshape((v.queue,) + (1,) * (queue.ndim - 1))
+            return jnp.sum(jnp.where(m, queue, 0), axis=0)
+
+        def put(arr, value):
+            return jnp.where(at_s.reshape((v.slots,) + (1,) * (arr.ndim - 1)), value, arr)
+
         st = state.replace(
-            spot_alive=state.spot_alive.at[s].set(True),
-            spot_done=state.spot_done.at[s].set(False),
-            spot_t=state.spot_t.at[s].set(0.0),
-            spot_index=state.spot_index.at[s].set(n),
-            spot_spawn=state.spot_spawn.at[s].set(state.queue_spawn[q]),
-            spot_target=state.spot_target.at[s].set(state.queue_target[q]),
-            spot_offset=state.spot_offset.at[s].set(state.queue_offset[q]),
-            spot_radius=state.spot_radius.at[s].set(state.queue_radius[q]),
-            spot_speed=state.spot_speed.at[s].set(state.queue_speed[q]),
+            spot_alive=state.spot_alive | at_s,
+            spot_done=state.spot_done & ~at_s,
+            spot_t=put(state.spot_t, 0.0),
+            spot_index=put(state.spot_index, n),
+            spot_spawn=put(state.spot_spawn, take(state.queue_spawn)),
+            spot_target=put(state.spot_target, take(state.queue_target)),
+            spot_offset=put(state.spot_offset, take(state.queue_offset)),
+            spot_radius=put(state.spot_radius, take(state.queue_radius)),
+            spot_speed=put(state.spot_speed, take(state.queue_speed)),
             spawned=n + 1,
         )
         if v.endless and key is not None:
             # Refill the entry of spawn n - initial_spawns (already used): every entry
             # is refilled before it comes round again, including the initial ones,
             # and a replay of up to Q spawns only ever reads recorded entries.
-            q = (n - params.initial_spawns) % v.queue
+            at_r = jnp.arange(v.queue) == (n - params.initial_spawns) % v.queue
             sp, tg, of, rad, spd = self._sample_spots(key, params, 1)
+
+            def refill(arr, value):
+                return jnp.where(at_r.reshape((v.queue,) + (1,) * (arr.ndim - 1)), value, arr)
+
             st = st.replace(
-                queue_spawn=st.queue_spawn.at[q].set(sp[0]),
-                queue_target=st.queue_target.at[q].set(tg[0]),
-                queue_offset=st.queue_offset.at[q].set(of[0]),
-                queue_radius=st.queue_radius.at[q].set(rad[0]),
-                queue_speed=st.queue_speed.at[q].set(spd[0]),
+                queue_spawn=refill(st.queue_spawn, sp[0]),
+                queue_target=refill(st.queue_target, tg[0]),
+                queue_offset=refill(st.queue_offset, of[0]),
+                queue_radius=refill(st.queue_radius, rad[0]),
+                queue_speed=refill(st.queue_speed, spd[0]),
             )
         return st
 
@@ -883,7 +936,10 @@ class SearingSpotlights(Environment):
         spawn = (state.spawned - params.initial_spawns < params.num_spawns) & (
             timer >= params.spawn_interval
         )
-        state = jax.lax.cond(spawn, lambda st: self._spawn(st, key, params), lambda st: st, state)
+        # Both branches would run under vmap anyway: select.
+        state = jax.tree.map(
+            lambda a, b: jnp.where(spawn, a, b), self._spawn(state, key, params), state
+        )
         state = state.replace(spawn_timer=jnp.where(spawn, 0, timer))
 
         loc = self._spot_location(state)  # (S, 2, 2)
@@ -896,9 +952,10 @@ class SearingSpotlights(Environment):
 
         # List order = spawn order: slots (spawned + j) % S for j = 0..S-1.
         s = v.slots
-        order = (state.spawned + jnp.arange(s)) % s
-        alive = state.spot_alive[order]
-        done = state.spot_done[order]
+        # perm[j, i]: list position j holds slot i (a one-hot matrix, no gathers).
+        perm = ((state.spawned + jnp.arange(s))[:, None] % s) == jnp.arange(s)[None, :]
+        alive = jnp.any(perm & state.spot_alive[None, :], axis=1)
+        done = jnp.any(perm & state.spot_done[None, :], axis=1)
         skip = jnp.asarray(False)
         drawn_l, removed_l = [], []
         for j in range(s):
@@ -908,9 +965,8 @@ class SearingSpotlights(Environment):
             skip = jnp.where(alive[j], removed, skip)
             drawn_l.append(drawn)
             removed_l.append(removed)
-        inv = jnp.argsort(order)
-        drawn = jnp.stack(drawn_l)[inv]
-        removed = jnp.stack(removed_l)[inv]
+        drawn = jnp.any(perm & jnp.stack(drawn_l)[:, None], axis=0)
+        removed = jnp.any(perm & jnp.stack(removed_l)[:, None], axis=0)
 
         t = _dd_add(state.spot_t, state.spot_speed)
         finished = (t[:, 0] > 1) | ((t[:, 0] == 1) & (t[:, 1] >= 0))
@@ -1097,7 +1153,9 @@ class SearingSpotlights(Environment):
                 img = jnp.where(hole[..., None], img, dark)
             elif layer == "top":
                 img = self._draw_bar(img, state, params, bar, g)
-        return img
+        # A finished frame: keeps XLA from fusing the whole render into each consumer of
+        # the observation (an autoreset's select and final_obs would each redo it).
+        return jax.lax.optimization_barrier(img)
 
     def _draw_coins(self, img, state, params, layer):
         v = self.variant
@@ -1138,9 +1196,7 @@ class SearingSpotlights(Environment):
         centre, drawn = spots
         if not v.black_background:
             # Without rings the layer is the union of the discs: one broadcast pass.
-            lo, width = disc_spans(
-                centre[:, 0], centre[:, 1], state.spot_radius, self._disc_table
-            )
+            lo, width = disc_spans(centre[:, 0], centre[:, 1], state.spot_radius, self._disc_table)
             return spans_mask(lo, jnp.where(drawn[:, None], width, 0)), ring
         order = (state.spawned + jnp.arange(v.slots)) % v.slots
         for j in range(v.slots):
