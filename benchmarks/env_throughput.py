@@ -72,26 +72,29 @@ def original_throughput(python: str, env_id: str, seconds: float, procs: int) ->
     return total
 
 
-def engram_throughput(env_id: str, batch: int, steps: int, repeats: int = 3):
-    """(steps/s, compile seconds) of a scanned ``vmap`` rollout with random actions."""
+def engram_throughput(
+    env_id: str, batch: int, steps: int, repeats: int = 3, reset_fraction: int | None = None
+):
+    """(steps/s, compile seconds) of a scanned ``vmap`` rollout with random actions.
+
+    ``reset_fraction`` None: exact same-step autoreset (a fresh episode for every finished
+    environment). An int k: :class:`engram.core.BatchAutoReset` drawing ``batch // k``
+    fresh episodes per step."""
     env, params = engram.make(env_id)
-    env = engram.AutoReset(env)
+    num_resets = None if reset_fraction is None else max(1, batch // reset_fraction)
+    wrapped = engram.core.BatchAutoReset(env, num_resets)
 
     def rollout(keys, states):
         def body(states, key):
             k_act, k_step = jax.random.split(key)
             actions = jax.vmap(env.action_space.sample)(jax.random.split(k_act, batch))
-            _, states, reward, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                jax.random.split(k_step, batch), states, actions, params
-            )
+            _, states, reward, *_ = wrapped.step(k_step, states, actions, params)
             return states, reward.sum()
 
         return jax.lax.scan(body, states, keys)
 
     run = jax.jit(rollout)
-    _, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(
-        jax.random.split(jax.random.key(0), batch), params
-    )
+    _, states = jax.jit(wrapped.reset, static_argnums=2)(jax.random.key(0), params, batch)
     keys = jax.random.split(jax.random.key(1), steps)
     t0 = time.perf_counter()
     states, out = run(keys, states)
@@ -118,6 +121,13 @@ def main(argv=None) -> None:
     parser.add_argument("--procs", type=int, default=os.cpu_count(), help="original: procs")
     parser.add_argument("--batches", type=int, nargs="*", default=[1, 64, 1024])
     parser.add_argument("--scan-steps", type=int, default=256, help="engram: steps per call")
+    parser.add_argument(
+        "--reset-fraction",
+        type=int,
+        default=None,
+        help="engram: draw batch/K fresh episodes per step (BatchAutoReset) instead of one "
+        "per finished environment",
+    )
     args = parser.parse_args(argv)
     ids = args.ids or engram.registered_ids()
     for env_id in ids:
@@ -141,7 +151,9 @@ def main(argv=None) -> None:
             orig = original_throughput(args.original_python, env_id, args.seconds, args.procs)
         rates, compiles = [], []
         for b in args.batches:
-            sps, c = engram_throughput(env_id, b, args.scan_steps)
+            sps, c = engram_throughput(
+                env_id, b, args.scan_steps, reset_fraction=args.reset_fraction
+            )
             rates.append(sps)
             compiles.append(c)
             print(f"  {env_id} B={b}: {sps:,.0f} steps/s", file=sys.stderr, flush=True)
@@ -153,7 +165,14 @@ def main(argv=None) -> None:
             + f" {ratio} {max(compiles):9.1f}",
             flush=True,
         )
-    print("steps/s, random actions, resets included; ratio = best engram batch / original")
+    resets = (
+        "exact autoreset"
+        if args.reset_fraction is None
+        else f"batch/{args.reset_fraction} fresh episodes per step"
+    )
+    print(
+        f"steps/s, random actions, resets included ({resets}); ratio = best engram batch / original"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from engram.core import AutoReset, Environment, NextStepAutoReset
+from engram.core import AutoReset, BatchAutoReset, Environment, NextStepAutoReset
 from engram.core.spaces import Box, Discrete
 
 
@@ -71,3 +71,53 @@ def test_next_step_autoreset_ignores_the_action_after_the_end():
         (1, 1.0, False),
     ]
     assert int(s.env_state.episode) == 1
+
+
+class KeyedStart(Counter):
+    """Like Counter, but each fresh episode starts at a random offset drawn from the key,
+    so fresh episodes can be told apart; terminates when the step count reaches 3."""
+
+    def reset(self, key, params):
+        start = jax.random.randint(key, (), 100, 1_000_000)
+        return start, Count(jnp.int32(0), start)
+
+    def step(self, key, state, action, params):
+        t = state.t + 1
+        obs = state.episode + t
+        return obs, Count(t, state.episode), jnp.float32(t), t == 3, jnp.asarray(False), {}
+
+    def carry_over(self, old, new):
+        return new
+
+
+def _batch_run(num_resets, batch=6, steps=7):
+    env = BatchAutoReset(KeyedStart(), num_resets)
+    _, s = env.reset(jax.random.key(0), None, batch)
+    out = []
+    for i in range(steps):
+        obs, s, r, term, trunc, info = env.step(jax.random.key(i), s, jnp.zeros(batch), None)
+        out.append((obs, s, term, info["final_obs"]))
+    return out
+
+
+def test_batch_autoreset_restarts_finished_envs_like_autoreset():
+    for obs, s, term, _ in _batch_run(None):
+        # Finished envs show a fresh episode's first observation (its random start) and
+        # their count restarts; the others continue.
+        assert bool((s.t == jnp.where(term, 0, s.t)).all())
+        assert bool((jnp.where(term, obs == s.episode, obs == s.episode + s.t)).all())
+    # All envs finish together at steps 3 and 6: with one fresh episode per env they all
+    # differ; with a single fresh episode per step they all share it.
+    _, s_exact, term, _ = _batch_run(None)[2]
+    assert bool(term.all()) and len(set(s_exact.episode.tolist())) == 6
+    _, s_one, term, _ = _batch_run(1)[2]
+    assert bool(term.all()) and len(set(s_one.episode.tolist())) == 1
+    _, s_two, _, _ = _batch_run(2)[2]
+    assert s_two.episode.tolist() == [s_two.episode[0].item(), s_two.episode[1].item()] * 3
+
+
+def test_batch_autoreset_rejects_a_bad_pool_size():
+    import pytest
+
+    with pytest.raises(ValueError, match="num_resets: got 0"):
+        BatchAutoReset(KeyedStart(), 0)

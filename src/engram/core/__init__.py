@@ -3,10 +3,11 @@
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter, resolve
 from engram.core.registry import make, register, registered_ids, reset_parameters
-from engram.core.wrappers import AutoReset, NextStepAutoReset, Wrapper
+from engram.core.wrappers import AutoReset, BatchAutoReset, NextStepAutoReset, Wrapper
 
 __all__ = [
     "AutoReset",
+    "BatchAutoReset",
     "Environment",
     "NextStepAutoReset",
     "ResetParameter",
