@@ -285,3 +285,13 @@ def test_random_policy_statistics(env_id):
     # standard errors of our mean rather than 5% of a number this small.
     se = ret.std() / np.sqrt(n)
     assert abs(ret.mean() - ref["ret"]) <= 4 * se + 1e-3
+
+
+def test_time_limit_truncates():
+    """max_steps ends the episode as truncated, not terminated (the task did not end)."""
+    env, params = engram.make("SearingSpotlights-v0", max_steps=5, agent_health=100)
+    step = jax.jit(env.step)
+    _, state = env.reset(jax.random.key(0), params)
+    for k in range(1, 6):
+        _, state, _, term, trunc, info = step(jax.random.key(k), state, NOOP, params)
+    assert bool(trunc) and not bool(term) and int(info["length"]) == 5

@@ -988,7 +988,8 @@ class SearingSpotlights(Environment):
             (float32 fraction), ``coins_collected`` (finite: float32 fraction; endless:
             int32 count), finite ``success`` (int32; the original reports these only at
             the end) and endless ``ground_truth`` (float32 (4,): agent x, y, coin x, y
-            over 84). ``truncated`` is always False, as in the original.
+            over 84). ``truncated`` is True when ``max_steps`` ends the episode (the
+            original reports it as ``done``; ``terminated | truncated`` equals it).
         """
         v = self.variant
         action = jnp.asarray(action, jnp.int32).reshape(2)
@@ -1067,7 +1068,9 @@ class SearingSpotlights(Environment):
             success = jnp.where(~dead & won, 1, 0).astype(jnp.int32)
             done = dead | won
         t = state.t + 1
-        done = done | (t == params.max_steps)
+        # The time limit ends the episode as truncated (the task did not end it), as in
+        # every engram id; the original's ``done`` is ``terminated | truncated``.
+        truncated = ~done & (t == params.max_steps)
         reward = reward.astype(jnp.float32)
         shown_reward = state.last_reward
         state = state.replace(
@@ -1096,7 +1099,7 @@ class SearingSpotlights(Environment):
         else:
             info["coins_collected"] = state.coins_collected.astype(jnp.float32) / state.num_coins
             info["success"] = success
-        return obs, state, reward, done, jnp.asarray(False), info
+        return obs, state, reward, done, truncated, info
 
     def reset_info(self, state: State, params: Params) -> dict:
         """Endless: ``{"ground_truth": float32 (4,) agent x, y, coin x, y over 84}``, as the
