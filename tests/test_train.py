@@ -427,23 +427,3 @@ def test_ground_truth_estimation_needs_and_predicts_the_infos_ground_truth(tmp_p
     np.testing.assert_allclose(gt * 5, np.round(gt * 5), atol=1e-5)
     moved = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
     assert all(jax.tree.leaves(moved["params"]["ground_truth"]))
-
-
-def test_num_seeds_trains_independent_seeds_in_one_program(tmp_path):
-    """Seed k of a vmapped multi-seed run is the run of --seed k alone."""
-    many = Trainer(tiny(tmp_path, num_seeds=2))
-    ts, m = many.update(many.initial_state())
-    assert m["loss"].shape == (2,) and ts.reset.shape == (2, 2)
-    single = Trainer(tiny(tmp_path, seed=1))
-    alone, _ = single.update(single.initial_state())
-    for a, b in zip(jax.tree.leaves(alone.env_state), jax.tree.leaves(ts.env_state), strict=True):
-        np.testing.assert_array_equal(a, b[1])
-    # vmap batches the convolutions, which may round differently.
-    for a, b in zip(
-        jax.tree.leaves(alone.params), jax.tree.leaves(many.seed_params(ts, 1)), strict=True
-    ):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    seed0 = many.seed_params(ts, 0)
-    assert not np.allclose(jax.tree.leaves(seed0)[0], jax.tree.leaves(alone.params)[0])
-    with pytest.raises(ValueError, match="seed_index: got 2"):
-        many.seed_params(ts, 2)
