@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -488,23 +489,8 @@ class MortarMayhem(Environment):
             moved = jnp.clip(tile + step, 0, params.arena_size - 1)
             tile = jnp.where(a == 3, moved, tile)
             return self._tile_center(tile, params), rot
-        a = jnp.asarray(action, jnp.int32).reshape(2)
-        dx = jnp.where(a[0] == 1, -1, jnp.where(a[0] == 2, 1, 0))
-        dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
-        # Rotation of CharacterController.step: the last matching rule wins.
-        rot = state.rotation
-        rot = jnp.where(dx == -1, 90, rot)
-        rot = jnp.where(dx == 1, 270, rot)
-        rot = jnp.where(dy == -1, 0, rot)
-        rot = jnp.where(dy == 1, 180, rot)
-        rot = jnp.where((dx == -1) & (dy == -1), 45, rot)
-        rot = jnp.where((dx == -1) & (dy == 1), 135, rot)
-        rot = jnp.where((dx == 1) & (dy == -1), 315, rot)
-        rot = jnp.where((dx == 1) & (dy == 1), 225, rot)
-        # Velocity normalised to agent_speed (in float64 by pygame; float32 here gives
-        # the same integers for the speeds that occur, e.g. 3 * 0.7071 = 2.12).
-        norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
-        vel = jnp.stack([dx, dy]).astype(jnp.float32) * norm * params.agent_speed
+        dx, dy, vel = action_velocity(action, params.agent_speed)
+        rot = character_rotation(dx, dy, state.rotation)
         if v.endless:
             # ScreenWrapCharacterController: no int cast; the Rect rounds the new centre
             # half away from zero, then the centre wraps around the arena rect (0..84)

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -492,27 +493,9 @@ def _fall_marker() -> tuple[np.ndarray, np.ndarray]:
     return rgb, mask
 
 
-def _rotation(dx, dy, rotation):
-    """``CharacterController.step``'s rotation rule (the last matching rule wins)."""
-    rot = rotation
-    rot = jnp.where(dx == -1, 90, rot)
-    rot = jnp.where(dx == 1, 270, rot)
-    rot = jnp.where(dy == -1, 0, rot)
-    rot = jnp.where(dy == 1, 180, rot)
-    rot = jnp.where((dx == -1) & (dy == -1), 45, rot)
-    rot = jnp.where((dx == -1) & (dy == 1), 135, rot)
-    rot = jnp.where((dx == 1) & (dy == -1), 315, rot)
-    rot = jnp.where((dx == 1) & (dy == 1), 225, rot)
-    return rot
-
-
 def _velocity(a, speed):
-    """Direction (dx, dy) in {-1, 0, 1} and the int-cast velocity of ``MultiDiscrete``
-    action ``a`` (normalised to ``speed``; diagonals 2 px per axis at speed 3)."""
-    dx = jnp.where(a[0] == 1, -1, jnp.where(a[0] == 2, 1, 0))
-    dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
-    norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
-    vel = jnp.stack([dx, dy]).astype(jnp.float32) * norm * speed
+    """``action_velocity`` with the velocity int-cast as ``CharacterController`` does."""
+    dx, dy, vel = action_velocity(a, speed)
     return dx, dy, jnp.trunc(vel).astype(jnp.int32)
 
 
@@ -723,7 +706,7 @@ class MysteryPath(Environment):
         dx, dy, vel = _velocity(a, params.agent_speed)
         # Clamped to the screen rect shrunk by the radius (right edge: 84 - r).
         pos = jnp.clip(state.pos + vel, self._radius, SCREEN - self._radius)
-        return pos, _rotation(dx, dy, state.rotation)
+        return pos, character_rotation(dx, dy, state.rotation)
 
     def _step_finite(self, state: State, action, params: Params):
         pos, rot = self._move(state, action, params)
@@ -1023,7 +1006,7 @@ class MysteryPath(Environment):
         vert = jnp.where(a == 2, 1, jnp.where(a == 3, 2, 0))
         dx, dy, vel = _velocity(jnp.stack([h, vert]), params.agent_speed)
         vel = jnp.where(st.off_path, 0, vel)
-        rot = jnp.where(st.off_path, st.rotation, _rotation(dx, dy, st.rotation))
+        rot = jnp.where(st.off_path, st.rotation, character_rotation(dx, dy, st.rotation))
         offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
         start_pos = jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius])
         # No boundary: the agent may leave the screen vertically (a fall).

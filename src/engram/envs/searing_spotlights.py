@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -906,20 +907,8 @@ class SearingSpotlights(Environment):
         """``CharacterController.step`` in ``walkable_rect = (0, 4, 84, 80)``: int-cast
         velocity of length ``agent_speed`` (diagonal 3.0 -> 2 px per axis), centre clamped
         to x in [r, 84 - r], y in [4 + r, 84 - r]."""
-        a = jnp.asarray(action, jnp.int32).reshape(2)
-        dx = jnp.where(a[0] == 1, -1, jnp.where(a[0] == 2, 1, 0))
-        dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
-        rot = state.rotation
-        rot = jnp.where(dx == -1, 90, rot)
-        rot = jnp.where(dx == 1, 270, rot)
-        rot = jnp.where(dy == -1, 0, rot)
-        rot = jnp.where(dy == 1, 180, rot)
-        rot = jnp.where((dx == -1) & (dy == -1), 45, rot)
-        rot = jnp.where((dx == -1) & (dy == 1), 135, rot)
-        rot = jnp.where((dx == 1) & (dy == -1), 315, rot)
-        rot = jnp.where((dx == 1) & (dy == 1), 225, rot)
-        norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
-        vel = jnp.stack([dx, dy]).astype(jnp.float32) * norm * params.agent_speed
+        dx, dy, vel = action_velocity(action, params.agent_speed)
+        rot = character_rotation(dx, dy, state.rotation)
         pos = state.pos + jnp.trunc(vel).astype(jnp.int32)
         r = self._agent_radius
         lo = jnp.array([r, BAR + r], jnp.int32)
