@@ -32,7 +32,7 @@ import engram
 from engram.core.params import parse_options, resolve
 from engram.core.spaces import Discrete, MultiDiscrete
 from engram.core.wrappers import AutoReset
-from engram.models import ActorCritic, log_prob_entropy, sample_action
+from engram.models import ActorCritic, encoder_for, log_prob_entropy, sample_action
 from engram.ppo import gae, ppo_loss
 
 # CleanRL's PPO-TrXL benchmark on Memory Gym normalises advantages for MM-Grid only
@@ -320,6 +320,12 @@ class Trainer:
             k for k in env.info_at_end if k not in ("reward", "length", "success", "ground_truth")
         )
         self.ground_truth_dims = self._ground_truth_dims(env) if c.ground_truth_estimation else 0
+        encoder = encoder_for(env.observation_space)
+        if c.obs_reconstruction and encoder != "cnn":
+            raise ValueError(
+                f"obs_reconstruction: got {c.obs_reconstruction}, but {c.env} has vector "
+                "observations; the reconstruction decoder draws 84x84 images (use 0)"
+            )
         self.agent = ActorCritic(
             self.dims,
             c.agent,
@@ -328,6 +334,7 @@ class Trainer:
             c.shared_body,
             reconstruction=c.obs_reconstruction > 0,
             ground_truth_dims=self.ground_truth_dims,
+            encoder=encoder,
         )
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy

@@ -4,4 +4,5 @@ from engram.envs import (
     mortar_mayhem,  # noqa: F401  (registers the Mortar Mayhem ids)
     mystery_path,  # noqa: F401  (registers the Mystery Path ids)
     searing_spotlights,  # noqa: F401  (registers the Searing Spotlights ids)
+    tmaze,  # noqa: F401  (registers TMaze-v0)
 )

@@ -2,12 +2,13 @@
 
 from engram.models.agent import (
     ActorCritic,
+    encoder_for,
     greedy_action,
     log_prob_entropy,
     sample_action,
     split_logits,
 )
-from engram.models.encoders import AtariCNN
+from engram.models.encoders import AtariCNN, VectorEncoder
 from engram.models.memory import MEMORY_MODELS, GRUMemory, LSTMMemory, NoMemory, make_memory
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "GRUMemory",
     "LSTMMemory",
     "NoMemory",
+    "VectorEncoder",
+    "encoder_for",
     "greedy_action",
     "log_prob_entropy",
     "make_memory",

@@ -7,23 +7,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engram.models.encoders import AtariCNN, ObservationDecoder
+from engram.models.encoders import AtariCNN, ObservationDecoder, VectorEncoder
 from engram.models.memory import initial_carry, make_memory
 
 
 class Trunk(nn.Module):
     """Encoder -> memory -> dense + ReLU: the body that the heads read.
 
-    A dict observation (``visual_observation`` + ``vector_observation``, the Mortar Mayhem
-    B variants) has its vector concatenated to the CNN features.
+    ``encoder="cnn"``: images ``(..., 84, 84, C)`` through the Atari CNN; a dict observation
+    (``visual_observation`` + ``vector_observation``, the Mortar Mayhem B variants) has its
+    vector concatenated to the CNN features. ``encoder="mlp"``: vector observations
+    ``(..., D)`` through :class:`VectorEncoder`.
     """
 
     memory: str = "gru"
     memory_hidden: int = 512
     hidden: int = 512
+    encoder_kind: str = "cnn"
 
     def setup(self):
-        self.encoder = AtariCNN()
+        if self.encoder_kind not in ("cnn", "mlp"):
+            raise ValueError(f"encoder_kind: got {self.encoder_kind!r}, expected 'cnn' or 'mlp'")
+        self.encoder = AtariCNN() if self.encoder_kind == "cnn" else VectorEncoder()
         self.mem = make_memory(self.memory, self.memory_hidden)
         self.body = nn.Dense(self.hidden, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))
 
@@ -64,6 +69,8 @@ class ActorCritic(nn.Module):
             ``obs_decoder.attach_to: memory``) for the reconstruction auxiliary loss.
         ground_truth_dims: size of ``info["ground_truth"]`` to predict from the body
             output (ground-truth estimation auxiliary loss); 0: no such head.
+        encoder: ``"cnn"`` for image observations, ``"mlp"`` for vector ones (see
+            :func:`encoder_for`).
     """
 
     action_dims: tuple[int, ...]
@@ -73,11 +80,13 @@ class ActorCritic(nn.Module):
     shared: bool = True
     reconstruction: bool = False
     ground_truth_dims: int = 0
+    encoder: str = "cnn"
 
     def setup(self):
-        self.trunk = Trunk(self.memory, self.memory_hidden, self.hidden)
+        body = (self.memory, self.memory_hidden, self.hidden, self.encoder)
+        self.trunk = Trunk(*body)
         if not self.shared:
-            self.critic_trunk = Trunk(self.memory, self.memory_hidden, self.hidden)
+            self.critic_trunk = Trunk(*body)
         ortho = nn.initializers.orthogonal
         self.policy = nn.Dense(sum(self.action_dims), kernel_init=ortho(0.01))
         self.value = nn.Dense(1, kernel_init=ortho(1.0))
@@ -124,6 +133,13 @@ class ActorCritic(nn.Module):
     def step(self, carry, obs, reset):
         """Acting form: ``obs`` leaves ``(B, ...)``, ``reset`` ``(B,)``."""
         return self._run(carry, obs, reset, "step")
+
+
+def encoder_for(space) -> str:
+    """``"mlp"`` for a one-dimensional ``Box`` observation space, ``"cnn"`` otherwise
+    (images and the Mortar Mayhem B dict)."""
+    shape = getattr(space, "shape", None)
+    return "mlp" if shape is not None and len(shape) == 1 else "cnn"
 
 
 def split_logits(logits, action_dims):

@@ -28,6 +28,23 @@ class AtariCNN(nn.Module):
         return x.reshape(lead + (-1,))
 
 
+class VectorEncoder(nn.Module):
+    """Encoder of vector observations (e.g. ``TMaze-v0``'s ``(2,)``): dense + ReLU layers,
+    orthogonal init with gain sqrt(2).
+
+    Input: ``(..., D)`` (cast to float32). Output: float32 ``(..., features[-1])``.
+    """
+
+    features: tuple[int, ...] = (128,)
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.astype(jnp.float32)
+        for n in self.features:
+            x = nn.relu(nn.Dense(n, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        return x
+
+
 class ObservationDecoder(nn.Module):
     """Transposed-CNN decoder of the observation-reconstruction auxiliary loss (Memory Gym
     paper, "+ Obs. Rec."; reference section 5.1): the mirror image of :class:`AtariCNN`.
