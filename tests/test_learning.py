@@ -1,7 +1,8 @@
-"""Learning tests on a small memory task (CPU, about a minute): the passive T-maze with a
+"""Learning tests on a small memory task (CPU, about a minute each): the passive T-maze with a
 corridor of 10 cells. The cue is in the first observation only and must be recalled 10
 steps later at the junction, so the GRU agent has to learn to remember it, while a
-memory-less agent cannot do better than chance (half the episodes)."""
+memory-less agent cannot do better than chance (half the episodes). The Transformer-XL
+agent must learn the same from its attention window."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from engram.train import TrainConfig, Trainer
 EPISODES = 200
 
 
-def _train_and_evaluate(agent: str, tmp_path) -> float:
+def _train_and_evaluate(agent: str, tmp_path, **options) -> float:
     """Train with a small MLP + memory network and return the greedy success rate on
     unseen cues (level seeds not used in training)."""
     config = TrainConfig(
@@ -34,6 +35,7 @@ def _train_and_evaluate(agent: str, tmp_path) -> float:
         clip=0.2,
         max_grad_norm=0.5,
         run_dir=str(tmp_path),
+        **options,
     )
     trainer = Trainer(config)
     state = trainer.initial_state()
@@ -48,6 +50,13 @@ def _train_and_evaluate(agent: str, tmp_path) -> float:
 
 def test_gru_agent_remembers_the_cue(tmp_path):
     assert _train_and_evaluate("gru", tmp_path) >= 0.9
+
+
+def test_transformer_xl_agent_remembers_the_cue(tmp_path):
+    # One block of width 32; the window (the default here: the whole 11-step episode)
+    # reaches back to the cue.
+    small = dict(trxl_num_layers=1, trxl_dim=32, trxl_num_heads=2)
+    assert _train_and_evaluate("trxl", tmp_path, **small) >= 0.9
 
 
 def test_memory_less_agent_stays_at_chance(tmp_path):

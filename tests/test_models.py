@@ -12,8 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engram
-from engram.models import ActorCritic, log_prob_entropy, sample_action
-from engram.models.memory import GRUMemory, LSTMMemory, NoMemory, initial_carry, make_memory
+from engram.models import ActorCritic, encoder_for, log_prob_entropy, sample_action
+from engram.models.memory import (
+    GRUMemory,
+    LSTMMemory,
+    NoMemory,
+    TransformerXLSettings,
+    initial_carry,
+    make_memory,
+)
 
 H, F = 6, 5
 
@@ -149,11 +156,17 @@ def test_initial_carry_matches_the_module_and_unknown_name_is_rejected():
 
 @pytest.mark.parametrize(
     ("env_id", "dims", "memory", "shared"),
-    [("MortarMayhem-Grid-v0", (4,), "gru", True), ("MortarMayhemB-v0", (3, 3), "lstm", False)],
+    [
+        ("MortarMayhem-Grid-v0", (4,), "gru", True),
+        ("MortarMayhemB-v0", (3, 3), "lstm", False),
+        ("TMaze-v0", (4,), "trxl", False),
+    ],
 )
 def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, memory, shared):
     """Image and dict (image + one-hot commands) observations of real environments; a
-    shared body with a GRU, separate actor and critic bodies with LSTMs."""
+    shared body with a GRU, separate actor and critic bodies with LSTMs; vector
+    observations (MLP encoder) with Transformer-XL bodies whose window (3) is shorter than
+    the sequence, so the carry's sliding window is exercised."""
     env, params = engram.make(env_id)
     T, B = 5, 2
     keys = jax.random.split(jax.random.key(0), B)
@@ -168,7 +181,15 @@ def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, me
         frames.append(obs)
     seq = jax.tree.map(lambda *x: jnp.stack(x), *frames)
     resets = jnp.zeros((T, B), bool).at[0].set(True).at[3, 1].set(True)
-    agent = ActorCritic(dims, memory, memory_hidden=32, hidden=32, shared=shared)
+    agent = ActorCritic(
+        dims,
+        memory,
+        memory_hidden=32,
+        hidden=32,
+        shared=shared,
+        encoder=encoder_for(env.observation_space),
+        trxl=TransformerXLSettings(num_layers=2, dim=16, num_heads=2, memory_length=3),
+    )
     carry0 = agent.initial_carry(B)
     variables = agent.init(jax.random.key(1), carry0, seq, resets)
     assert ("critic_trunk" in variables["params"]) is not shared

@@ -46,6 +46,13 @@ def tiny(tmp_path, **kw) -> TrainConfig:
     return TrainConfig(**args)
 
 
+def vector(tmp_path, **kw) -> TrainConfig:
+    """:func:`tiny` on the T-maze (vector observations, an MLP encoder): the pipeline tests
+    that do not need pixels compile several times faster than with the CNN."""
+    kw = {"env": "TMaze-v0", "env_options": ("corridor_length=4",), **kw}
+    return tiny(tmp_path, **kw)
+
+
 def quiet() -> tuple[Console, io.StringIO]:
     out = io.StringIO()
     return Console(file=out, width=200), out
@@ -93,7 +100,7 @@ def test_checkpoint_roundtrip_restores_every_leaf(finished, tmp_path):
 
 
 def test_updates_are_deterministic_for_a_seed(tmp_path):
-    trainer = Trainer(tiny(tmp_path))
+    trainer = Trainer(vector(tmp_path))
     a, ma = trainer.update(trainer.init(jax.random.key(7)))
     b, mb = trainer.update(trainer.init(jax.random.key(7)))
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
@@ -118,7 +125,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
             self.update = update
 
     monkeypatch.setattr(train_module, "Trainer", Poisoned)
-    config = tiny(tmp_path, total_steps=80)
+    config = vector(tmp_path, total_steps=80)
     with pytest.raises(NonFiniteLossError, match=r"update 3: loss is not finite"):
         train(config, console=quiet()[0])
     template = Poisoned(config).init(jax.random.key(0))
@@ -204,7 +211,7 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, monkeypat
     KeyboardInterrupt: Ctrl-C writes one of update 2) and resumed ends with the same
     parameters, optimiser, environment states and key as a run never interrupted."""
     kw = dict(total_steps=64, checkpoint_every=2 if interruption is RuntimeError else 0)
-    train(tiny(tmp_path, run_name="full", **kw), console=quiet()[0])
+    train(vector(tmp_path, run_name="full", **kw), console=quiet()[0])
 
     class Killed(Trainer):
         def __init__(self, config):
@@ -220,13 +227,13 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, monkeypat
 
     monkeypatch.setattr(train_module, "Trainer", Killed)
     with pytest.raises(interruption):
-        train(tiny(tmp_path, run_name="killed", **kw), console=quiet()[0])
+        train(vector(tmp_path, run_name="killed", **kw), console=quiet()[0])
     monkeypatch.setattr(train_module, "Trainer", Trainer)
     console, out = quiet()
     summary = train(TrainConfig(resume=str(tmp_path / "killed")), console=console)
     assert "resuming" in out.getvalue() and "after update 2/4" in out.getvalue()
 
-    template = Trainer(tiny(tmp_path, **kw)).init(jax.random.key(0))
+    template = Trainer(vector(tmp_path, **kw)).init(jax.random.key(0))
     full = load_checkpoint(tmp_path / "full" / "checkpoint.msgpack", template)
     resumed = load_checkpoint(tmp_path / "killed" / "checkpoint.msgpack", template)
     assert int(resumed.update) == 4
@@ -353,17 +360,17 @@ def test_periodic_evaluation_and_wandb_tracking(tmp_path, monkeypatch):
     fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
     monkeypatch.setitem(sys.modules, "wandb", fake)
     console, out = quiet()
-    train(tiny(tmp_path, eval_every=1, track=True, wandb_project="p"), console=console)
+    train(vector(tmp_path, eval_every=1, track=True, wandb_project="p"), console=console)
     printed = out.getvalue()
     assert "update     1: eval return" in printed and "update     2: eval return" in printed
     assert calls["init"]["sync_tensorboard"] is True and calls["init"]["project"] == "p"
-    assert calls["init"]["config"]["env"] == "MortarMayhem-Grid-v0" and calls["finished"]
+    assert calls["init"]["config"]["env"] == "TMaze-v0" and calls["finished"]
 
 
 def test_lstm_with_separate_actor_and_critic_bodies_trains(tmp_path):
     """The carry is a pytree (LSTM (h, c), twice for separate bodies): minibatches take
     their environments' carries leaf by leaf."""
-    trainer = Trainer(tiny(tmp_path, agent="lstm", shared_body=False))
+    trainer = Trainer(vector(tmp_path, agent="lstm", shared_body=False))
     ts = trainer.init(jax.random.key(0))
     assert "critic_trunk" in ts.params["params"]
     ts2, m = trainer.update(ts)
@@ -381,9 +388,13 @@ def test_paper_preset_follows_the_reference_table():
     assert PAPER_UPDATES["MortarMayhem-v0"] * 32 * 512 == 491_520_000
     assert PAPER_UPDATES["Endless-MysteryPath-v0"] * 32 * 512 == 819_200_000
     assert paper_config("MysteryPath-Grid-v0")["ent_coef"] == 1e-3
-    for env_id in engram.registered_ids():
+    memory_gym = [i for i in engram.registered_ids() if i != "TMaze-v0"]
+    assert sorted(PAPER_UPDATES) == memory_gym  # every Memory Gym id has its preset
+    with pytest.raises(ValueError, match="TMaze-v0"):
+        paper_config("TMaze-v0")
+    for env_id in memory_gym:
         config = TrainConfig.from_dict(paper_config(env_id))
-        config.validate()  # every registered id's preset is a valid configuration
+        config.validate()  # every preset is a valid configuration
         assert (config.num_envs, config.num_steps, config.num_minibatches) == (32, 512, 8)
         assert config.advantage_normalization is False
 
@@ -427,3 +438,33 @@ def test_ground_truth_estimation_needs_and_predicts_the_infos_ground_truth(tmp_p
     np.testing.assert_allclose(gt * 5, np.round(gt * 5), atol=1e-5)
     moved = jax.tree.map(lambda a, b: bool((a != b).any()), ts.params, ts2.params)
     assert all(jax.tree.leaves(moved["params"]["ground_truth"]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"trxl_num_heads": 5}, r"trxl_num_heads: got 5, must divide trxl_dim \(384\)"),
+        ({"trxl_memory_length": 0}, "trxl_memory_length: got 0"),
+        ({"trxl_memory_length": 120}, r"trxl_memory_length: got 120, .*\(119 steps\)"),
+        ({"trxl_num_layers": -1}, "trxl_num_layers: got -1"),
+    ],
+)
+def test_bad_transformer_xl_configuration_is_rejected_before_compiling(
+    tmp_path, overrides, message
+):
+    """MortarMayhem-Grid-v0's episodes last at most 119 steps (the original's
+    calc_max_episode_steps), so a longer window is refused."""
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny(tmp_path, agent="trxl", **overrides))
+
+
+def test_transformer_xl_defaults_are_the_papers_per_environment(tmp_path):
+    """Reference 5.1: 3 x 384, window 275 on MM and 119 on MM-Grid; MP-Grid 2 x 256, window
+    96, no positional encoding; the resolved architecture is what a run saves."""
+    mm = tiny(tmp_path, env="MortarMayhem-v0", agent="trxl").trxl_settings()
+    assert (mm.num_layers, mm.dim, mm.num_heads, mm.memory_length) == (3, 384, 4, 275)
+    assert mm.positional_encoding and not mm.gated
+    grid = tiny(tmp_path, env="MysteryPath-Grid-v0", agent="trxl").resolved()
+    assert (grid["trxl_num_layers"], grid["trxl_dim"], grid["trxl_memory_length"]) == (2, 256, 96)
+    assert grid["trxl_positional_encoding"] is False
+    assert tiny(tmp_path, agent="trxl").trxl_settings().memory_length == 119

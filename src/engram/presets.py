@@ -44,6 +44,38 @@ PAPER_ENV_OPTIONS = {
 }
 
 
+#: Transformer-XL window (``memory_length``) of the paper by environment id (reference
+#: section 5.1; CleanRL's benchmark uses the same): the finite Mortar Mayhem ids' windows are
+#: their ``calc_max_episode_steps``, so the window holds a whole episode.
+TRXL_MEMORY_LENGTH = {
+    "MortarMayhem-v0": 275,
+    "MortarMayhemB-v0": 235,
+    "MortarMayhem-Grid-v0": 119,
+    "MortarMayhemB-Grid-v0": 79,
+    "MysteryPath-v0": 256,
+    "MysteryPath-Grid-v0": 96,
+    "SearingSpotlights-v0": 256,
+    "Endless-MortarMayhem-v0": 256,
+    "Endless-MysteryPath-v0": 256,
+    "Endless-SearingSpotlights-v0": 256,
+}
+
+
+def trxl_defaults(env_id: str, episode_cap: int | None) -> dict[str, Any]:
+    """The paper's Transformer-XL architecture for ``env_id`` (reference section 5.1): 3
+    blocks x 384, 4 heads, sinusoidal positional encoding; Mystery Path Grid 2 x 256 without
+    positional encoding. The window is the paper's for its ids, else (e.g. ``TMaze-v0``) the
+    whole episode up to 256 steps."""
+    grid_mp = env_id == "MysteryPath-Grid-v0"
+    window = TRXL_MEMORY_LENGTH.get(env_id, min(256, episode_cap or 256))
+    return dict(
+        num_layers=2 if grid_mp else 3,
+        dim=256 if grid_mp else 384,
+        memory_length=window,
+        positional_encoding=not grid_mp,
+    )
+
+
 def paper_config(env_id: str) -> dict[str, Any]:
     """The paper's training configuration of ``env_id`` as TrainConfig fields.
 

@@ -32,8 +32,15 @@ import engram
 from engram.core.params import parse_options, resolve
 from engram.core.spaces import Discrete, MultiDiscrete
 from engram.core.wrappers import AutoReset
-from engram.models import ActorCritic, encoder_for, log_prob_entropy, sample_action
+from engram.models import (
+    ActorCritic,
+    TransformerXLSettings,
+    encoder_for,
+    log_prob_entropy,
+    sample_action,
+)
 from engram.ppo import gae, ppo_loss
+from engram.presets import trxl_defaults
 
 # CleanRL's PPO-TrXL benchmark on Memory Gym normalises advantages for MM-Grid only
 # (reference section 5.1); the paper's neroRL runs never do.
@@ -60,8 +67,9 @@ class TrainConfig:
     env_options: tuple[str, ...] = ()
     """Reset parameters of the environment as name=value (the original's names), e.g.
     ``show_origin=False``."""
-    agent: Literal["gru", "lstm", "none"] = "gru"
-    """Memory model: a GRU (the paper's), an LSTM, or none (memory-less baseline)."""
+    agent: Literal["gru", "lstm", "trxl", "none"] = "gru"
+    """Memory model: a GRU (the paper's), an LSTM, Transformer-XL (the paper's episodic
+    sliding-window transformer), or none (memory-less baseline)."""
     total_steps: int = 100_000
     """Environment steps to train for (rounded down to whole updates)."""
     num_envs: int = 16
@@ -99,6 +107,23 @@ class TrainConfig:
     """Hidden size of the recurrent memory (GRU or LSTM)."""
     hidden: int = 512
     """Units of the post-memory layer."""
+    trxl_num_layers: int | None = None
+    """Transformer-XL blocks (default: the paper's, 3; 2 on MysteryPath-Grid-v0)."""
+    trxl_dim: int | None = None
+    """Transformer-XL embedding width (default: the paper's, 384; 256 on MysteryPath-Grid-v0)."""
+    trxl_num_heads: int = 4
+    """Transformer-XL attention heads; must divide trxl_dim."""
+    trxl_memory_length: int | None = None
+    """Transformer-XL window in steps, the current one included (default: the paper's per
+    environment, e.g. 275 on MortarMayhem-v0, 119 on MortarMayhem-Grid-v0, 256 on the endless
+    ids; elsewhere the whole episode up to 256). At most the environment's episode cap."""
+    trxl_positional_encoding: bool | None = None
+    """Add the absolute sinusoidal encoding of episode positions to the memory (default: the
+    paper's, on; off on MysteryPath-Grid-v0)."""
+    trxl_query_positional_encoding: bool = False
+    """Add the positional encoding to the query too (the paper's "QPos" variants)."""
+    trxl_gated: bool = False
+    """GTrXL gating instead of residual connections (the paper's ablation)."""
     shared_body: bool = True
     """One encoder-memory body for policy and value (the paper's), or one each."""
     obs_reconstruction: float = 0.0
@@ -186,6 +211,9 @@ class TrainConfig:
         fields (``config``, ``resume``) left out."""
         out = dataclasses.asdict(self)
         out["normalize_advantages"] = self.advantage_normalization
+        if self.agent == "trxl":
+            for name, value in dataclasses.asdict(self.trxl_settings()).items():
+                out[f"trxl_{name}"] = value
         for name in self.LAUNCH_FIELDS:
             out.pop(name)
         out["env_options"] = list(self.env_options)
@@ -254,6 +282,46 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
+        if self.agent == "trxl":
+            self._validate_trxl()
+
+    def episode_cap(self) -> int | None:
+        """The environment's longest possible episode with ``env_options`` (None: unbounded)."""
+        values = resolve(engram.reset_parameters(self.env), parse_options(self.env_options))
+        env, _ = engram.make(self.env, **parse_options(self.env_options))
+        return env.episode_cap(values)
+
+    def trxl_settings(self) -> TransformerXLSettings:
+        """The Transformer-XL architecture: the ``trxl_*`` fields, the paper's per-environment
+        defaults (:func:`engram.presets.trxl_defaults`) where a field is None."""
+        defaults = trxl_defaults(self.env, self.episode_cap())
+        pick = {
+            name: defaults[name]
+            if getattr(self, f"trxl_{name}") is None
+            else getattr(self, f"trxl_{name}")
+            for name in defaults
+        }
+        return TransformerXLSettings(
+            num_heads=self.trxl_num_heads,
+            query_positional_encoding=self.trxl_query_positional_encoding,
+            gated=self.trxl_gated,
+            **pick,
+        )
+
+    def _validate_trxl(self) -> None:
+        for name in ("trxl_num_layers", "trxl_dim", "trxl_num_heads", "trxl_memory_length"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        t = self.trxl_settings()
+        if t.dim % t.num_heads:
+            raise ValueError(f"trxl_num_heads: got {t.num_heads}, must divide trxl_dim ({t.dim})")
+        cap = self.episode_cap()
+        if cap is not None and t.memory_length > cap:
+            raise ValueError(
+                f"trxl_memory_length: got {t.memory_length}, longer than the longest episode "
+                f"of {self.env} ({cap} steps); use at most {cap}"
+            )
 
     @property
     def advantage_normalization(self) -> bool:
@@ -335,6 +403,7 @@ class Trainer:
             reconstruction=c.obs_reconstruction > 0,
             ground_truth_dims=self.ground_truth_dims,
             encoder=encoder,
+            trxl=c.trxl_settings() if c.agent == "trxl" else None,
         )
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy

@@ -72,6 +72,13 @@ class Environment:
         Pure and ``jit``-able; used by ``engram play`` and ``engram record``."""
         raise NotImplementedError(f"{self.env_id} has no debug view")
 
+    def episode_cap(self, reset_params: dict) -> int | None:
+        """The most steps an episode can last with ``reset_params`` (a complete, validated
+        reset-parameter dict), or ``None`` when episodes are unbounded (endless ids without
+        ``max_steps``). Host-side; used to check a memory window against the episodes."""
+        del reset_params
+        return None
+
     def make_params(self, reset_params: dict):  # pragma: no cover
         """Build the params pytree from a validated reset-parameter dict."""
         raise NotImplementedError

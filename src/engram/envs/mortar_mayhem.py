@@ -264,6 +264,20 @@ class MortarMayhem(Environment):
         return ("MortarMayhem", self.env_id, self.variant)
 
     # ------------------------------------------------------------------ params
+    def episode_cap(self, rp: dict) -> int | None:
+        """The original's ``calc_max_episode_steps`` (275 with the defaults, 119 on the grid,
+        79 on B-Grid, a perfect episode being one step shorter): the display phase plus, per
+        command, the move and check phases, minus the last check's tail. Endless:
+        ``max_steps``, or ``None`` when it is -1."""
+        if self.variant.endless:
+            return rp["max_steps"] if rp["max_steps"] > 0 else None
+        n = max(rp["command_count"])
+        show = 0
+        if not self.variant.act:  # the B variants show nothing (the original passes 0, 0)
+            show = max(rp["command_show_duration"]) + max(rp["command_show_delay"])
+        move, check = max(rp["explosion_delay"]), max(rp["explosion_duration"])
+        return show * n + (move + check) * n - check + 1
+
     def make_params(self, rp: dict) -> Params:
         """Build :class:`Params` from a complete, validated reset-parameter dict.
 

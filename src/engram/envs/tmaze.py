@@ -93,6 +93,10 @@ class TMaze(Environment):
             penalty=jnp.float32(reset_params["penalty"]),
         )
 
+    def episode_cap(self, reset_params: dict) -> int:
+        """Every episode lasts exactly ``corridor_length + 1`` steps."""
+        return reset_params["corridor_length"] + 1
+
     def _obs(self, state: State, params: Params, cue_visible) -> jax.Array:
         at_end = state.x == params.corridor_length
         second = jnp.where(at_end, state.y, jnp.where(cue_visible, state.cue, 0))

@@ -9,7 +9,15 @@ from engram.models.agent import (
     split_logits,
 )
 from engram.models.encoders import AtariCNN, VectorEncoder
-from engram.models.memory import MEMORY_MODELS, GRUMemory, LSTMMemory, NoMemory, make_memory
+from engram.models.memory import (
+    MEMORY_MODELS,
+    GRUMemory,
+    LSTMMemory,
+    NoMemory,
+    TransformerXLSettings,
+    make_memory,
+)
+from engram.models.transformer_xl import TransformerXLMemory
 
 __all__ = [
     "MEMORY_MODELS",
@@ -18,6 +26,8 @@ __all__ = [
     "GRUMemory",
     "LSTMMemory",
     "NoMemory",
+    "TransformerXLMemory",
+    "TransformerXLSettings",
     "VectorEncoder",
     "encoder_for",
     "greedy_action",

@@ -13,9 +13,14 @@ PPO only ever calls these three, so recurrent and attention models share one cod
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from engram.models.transformer_xl import TransformerXLMemory, transformer_xl_initial_carry
 
 
 class GRUMemory(nn.Module):
@@ -136,28 +141,57 @@ class NoMemory(nn.Module):
         return self.sequence(carry, xs, resets)
 
 
-MEMORY_MODELS = {"gru": GRUMemory, "lstm": LSTMMemory, "none": NoMemory}
+MEMORY_MODELS = {
+    "gru": GRUMemory,
+    "lstm": LSTMMemory,
+    "none": NoMemory,
+    "trxl": TransformerXLMemory,
+}
 
 
-def make_memory(name: str, hidden: int) -> nn.Module:
-    """Build a memory model by name.
+@dataclass(frozen=True)
+class TransformerXLSettings:
+    """Architecture of the ``trxl`` memory (hashable, so it can be a module attribute).
+    Fields as :class:`engram.models.transformer_xl.TransformerXLMemory`'s."""
+
+    num_layers: int = 3
+    dim: int = 384
+    num_heads: int = 4
+    memory_length: int = 256
+    positional_encoding: bool = True
+    query_positional_encoding: bool = False
+    gated: bool = False
+
+
+def make_memory(name: str, hidden: int, trxl: TransformerXLSettings | None = None) -> nn.Module:
+    """Build a memory model by name; ``hidden`` sizes the recurrent ones, ``trxl`` (default
+    :class:`TransformerXLSettings`) the transformer.
 
     Raises:
         ValueError: for an unknown ``name`` (lists the known ones).
     """
     if name not in MEMORY_MODELS:
         raise ValueError(f"agent: unknown memory model {name!r}; known: {sorted(MEMORY_MODELS)}")
-    return NoMemory() if name == "none" else MEMORY_MODELS[name](hidden)
+    if name == "none":
+        return NoMemory()
+    if name == "trxl":
+        return TransformerXLMemory(**dataclasses.asdict(trxl or TransformerXLSettings()))
+    return MEMORY_MODELS[name](hidden)
 
 
-def initial_carry(name: str, hidden: int, batch_size: int):
+def initial_carry(
+    name: str, hidden: int, batch_size: int, trxl: TransformerXLSettings | None = None
+):
     """The empty memory of model ``name`` without building the module (no parameters
-    needed), equal to ``make_memory(name, hidden).initial_carry(batch_size)`` (checked by
-    a test). Building a module here is not possible: ActorCritic calls this from inside its
-    own methods, where flax forbids creating unbound submodules."""
+    needed), equal to ``make_memory(name, hidden, trxl).initial_carry(batch_size)`` (checked
+    by a test). Building a module here is not possible: ActorCritic calls this from inside
+    its own methods, where flax forbids creating unbound submodules."""
     if name == "gru":
         return jnp.zeros((batch_size, hidden), jnp.float32)
     if name == "lstm":
         zeros = jnp.zeros((batch_size, hidden), jnp.float32)
         return (zeros, zeros)
+    if name == "trxl":
+        t = trxl or TransformerXLSettings()
+        return transformer_xl_initial_carry(batch_size, t.num_layers, t.dim, t.memory_length)
     return jnp.zeros((batch_size, 1), jnp.float32)
