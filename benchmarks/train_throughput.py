@@ -8,8 +8,8 @@ steady-state steps/s (the mean over the following updates), on whatever device J
 
 Usage::
 
-    python benchmarks/train_throughput.py                       # defaults: MM and MM-Grid
-    python benchmarks/train_throughput.py --env MortarMayhem-v0 --agents gru none lstm \\
+    python benchmarks/train_throughput.py             # defaults: MM-Grid and MM, gru/trxl/none
+    python benchmarks/train_throughput.py --envs MortarMayhem-v0 --agents gru none lstm \\
         --num-envs 32 --num-steps 512 --updates 5               # the paper's rollout (GPU)
 """
 
@@ -21,30 +21,50 @@ import time
 
 import jax
 
-from engram.train import TrainConfig, Trainer
+from engram.train import TrainConfig, Trainer, peak_device_memory
 
 
 def measure(config: TrainConfig, updates: int) -> dict:
-    """Compile seconds and steady steps/s of ``updates`` updates after the first."""
+    """Compile seconds (ahead of time, plus the first update), steady steps/s of ``updates``
+    updates after the first, and memory figures."""
     trainer = Trainer(config)
     ts = trainer.init(jax.random.key(config.seed))
     start = time.perf_counter()
-    ts, m = trainer.update(ts)
+    update = trainer.update.lower(ts).compile()
+    ts, m = update(ts)
     jax.block_until_ready(m["loss"])
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(updates):
-        ts, m = trainer.update(ts)
+        ts, m = update(ts)
     jax.block_until_ready(m["loss"])
     seconds = time.perf_counter() - start
     steps = updates * config.num_envs * config.num_steps
-    return {"compile_s": compile_s, "sps": steps / seconds, "seconds": seconds}
+    # XLA's buffer assignment of the compiled update: everything it holds at once (train
+    # state in and out, rollout, activations kept for the gradients, temporaries).
+    mem = update.memory_analysis()
+    program = None
+    if mem is not None:
+        program = (
+            mem.argument_size_in_bytes
+            + mem.output_size_in_bytes
+            + mem.temp_size_in_bytes
+            - mem.alias_size_in_bytes
+        )
+    return {
+        "compile_s": compile_s,
+        "sps": steps / seconds,
+        "seconds": seconds,
+        "state_bytes": trainer.memory_state_bytes(),
+        "program_bytes": program,
+        "peak": peak_device_memory(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="*", default=["MortarMayhem-Grid-v0", "MortarMayhem-v0"])
-    parser.add_argument("--agents", nargs="*", default=["gru", "none"])
+    parser.add_argument("--agents", nargs="*", default=["gru", "trxl", "none"])
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--num-steps", type=int, default=128)
     parser.add_argument("--updates", type=int, default=3, help="timed updates after the first")
@@ -53,9 +73,18 @@ def main() -> None:
     print(f"device: {device.platform.upper()} ({device.device_kind}), jax {jax.__version__}")
     print(
         f"rollout {args.num_envs} envs x {args.num_steps} steps, 3 epochs x 8 minibatches, "
-        "paper network (Atari CNN, memory 512, dense 512)"
+        "paper network (Atari CNN; GRU 512 or TrXL with the paper's blocks and window; "
+        "dense 512)"
     )
-    header = f"| {'environment':<24} | {'agent':<5} | {'compile s':>9} | {'steps/s':>9} |"
+    print(
+        "state KiB/env: the agent's memory state per environment; update GiB: XLA's buffers "
+        "for the compiled update (state, rollout, activations, temporaries); peak GiB: the "
+        "device's peak so far in this process (GPU only, cumulative over rows)"
+    )
+    header = (
+        f"| {'environment':<24} | {'agent':<5} | {'compile s':>9} | {'steps/s':>9} "
+        f"| {'state KiB/env':>13} | {'update GiB':>10} | {'peak GiB':>8} |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,8 +100,12 @@ def main() -> None:
                     run_dir=tmp,
                 )
                 r = measure(config, args.updates)
+                peak = "n/a" if r["peak"] is None else f"{r['peak'] / 2**30:.2f}"
+                prog = r["program_bytes"]
+                prog = "n/a" if prog is None else f"{prog / 2**30:.2f}"
                 print(
-                    f"| {env_id:<24} | {agent:<5} | {r['compile_s']:>9.1f} | {r['sps']:>9,.0f} |",
+                    f"| {env_id:<24} | {agent:<5} | {r['compile_s']:>9.1f} | {r['sps']:>9,.0f} "
+                    f"| {r['state_bytes'] / 1024:>13,.1f} | {prog:>10} | {peak:>8} |",
                     flush=True,
                 )
 

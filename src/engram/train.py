@@ -431,6 +431,13 @@ class Trainer:
         self.init = jax.jit(many(self._init), out_shardings=shardings)
         self.update = jax.jit(many(self._update), out_shardings=(shardings, replicated))
 
+    def memory_state_bytes(self) -> int:
+        """Bytes of the agent's memory state (the carry) per environment: what acting keeps
+        between steps and the learner stores once per rollout (e.g. a GRU-512 carry is 2 KiB;
+        Transformer-XL's window ``(memory_length - 1) x blocks x width`` float32)."""
+        carry = jax.eval_shape(lambda: self.agent.initial_carry(1))
+        return int(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(carry)))
+
     def seed_keys(self) -> jax.Array:
         """The key(s) :meth:`init` takes: one key, or ``(num_seeds,)`` keys of the seeds
         ``seed .. seed + num_seeds - 1``."""
@@ -888,6 +895,11 @@ def train(config: TrainConfig, console=None) -> dict:
             for i in range(len(seeds))
         ]
 
+    state_bytes = trainer.memory_state_bytes()
+    console.print(
+        f"memory state: {state_bytes / 1024:,.1f} KiB per environment "
+        f"({state_bytes * c.num_envs / 2**20:,.1f} MiB for {c.num_envs} environments)"
+    )
     console.print("compiling the update (takes a minute on a CPU) ...")
     total_steps = c.num_updates * steps_per_update
     recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
@@ -966,6 +978,9 @@ def train(config: TrainConfig, console=None) -> dict:
     save_checkpoint(ckpt, ts)
     elapsed = time.time() - start
     console.print(f"trained {total_steps * len(seeds):,} steps in {elapsed:.0f} s")
+    peak = peak_device_memory()
+    if peak is not None:
+        console.print(f"peak accelerator memory: {peak / 2**30:.2f} GiB")
     console.print(
         f"evaluating on {c.eval_levels} unseen levels x {c.eval_repetitions} episodes ..."
     )
@@ -984,6 +999,8 @@ def train(config: TrainConfig, console=None) -> dict:
         train_steps=total_steps,
         random_policy_mean_return=baseline["mean_return"],
         random_policy_success_rate=baseline["success_rate"],
+        memory_state_bytes_per_env=state_bytes,
+        peak_device_memory_bytes=peak,
     )
     (run / "eval.json").write_text(json.dumps(summary, indent=2))
     if wandb_run is not None:
@@ -1001,6 +1018,14 @@ def train(config: TrainConfig, console=None) -> dict:
     console.print(line + f"  (saved to {run / 'eval.json'})")
     summary["run_dir"] = str(run)
     return summary
+
+
+def peak_device_memory() -> int | None:
+    """Peak bytes in use on the first device since the process started, where the backend
+    reports it (GPUs and TPUs); None on CPUs, which keep no such count."""
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return int(peak) if peak is not None else None
 
 
 def _log_update(writer, m: dict, step: int, sps: float, has_success: bool) -> None:
