@@ -162,3 +162,15 @@ def test_a_corridor_of_ten_thousand_cells_runs_under_scan():
 def test_bad_reset_parameters_name_the_parameter(overrides, name):
     with pytest.raises(ValueError, match=name):
         engram.make("TMaze-v0", **overrides)
+
+
+def test_frame_draws_the_maze_agent_and_cued_goal():
+    env, params = engram.make("TMaze-v0", corridor_length=3)
+    _, state = env.reset(jax.random.key(0), params)
+    img = np.asarray(env.frame(state, params))
+    c = env.CELL
+    assert img.shape == (3 * c, 4 * c, 3) and img.dtype == np.uint8
+    assert (img[c, 0] == 255).all()  # the agent at (0, 0): middle row, first column
+    cued_row = 0 if int(state.cue) == 1 else 2  # rows are y = +1, 0, -1
+    assert img[cued_row * c, 3 * c, 1] == 200 and img[(2 - cued_row) * c, 3 * c, 0] == 200
+    assert (img[0, 0] == 0).all()  # no cell above the corridor's start

@@ -154,6 +154,8 @@ class GymEnv(gymnasium.Env, _Shared):
     def render(self):
         if self.render_mode != "rgb_array" or self._obs is None:
             return None
+        if not self._env.pixel_observations:  # vector observations: the env draws a frame
+            return np.asarray(self._env.frame(self._state, self._params))
         obs = self._obs
         return obs["visual_observation"] if isinstance(obs, dict) else obs
 
@@ -245,6 +247,13 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
     def render(self):
         if self._obs is None:
             return None
+        if not self._env.pixel_observations:  # one frame per environment, stacked
+            states = self._state.env_state
+            frames = [
+                self._env.frame(jax.tree.map(lambda x, i=i: x[i], states), self._params)
+                for i in range(self.num_envs)
+            ]
+            return np.stack([np.asarray(f) for f in frames])
         obs = self._obs
         return obs["visual_observation"] if isinstance(obs, dict) else obs
 

@@ -36,6 +36,9 @@ class Environment:
     #: ``info`` keys the original reports on every step (e.g. ``ground_truth``) and
     #: only on the last step of an episode (e.g. ``success``); the Gymnasium adapter
     #: returns exactly these, as the original does.
+    #: The observation is the picture (``rgb_array`` renders it); False for vector
+    #: observations, whose picture comes from :meth:`frame`.
+    pixel_observations: bool = True
     info_every_step: tuple[str, ...] = ()
     info_at_end: tuple[str, ...] = ()
 
@@ -64,6 +67,12 @@ class Environment:
         Pure and ``jit``-able; used by the Gymnasium adapter."""
         del state, params
         return {}
+
+    def frame(self, state, params) -> jax.Array:  # pragma: no cover
+        """The picture of ``state`` for people (``render_mode="rgb_array"``) when the
+        observation is not one (``pixel_observations`` False): uint8 ``(H, W, 3)``. Pure and
+        ``jit``-able."""
+        raise NotImplementedError(f"{self.env_id}: the observation is the picture")
 
     def debug_frame(self, state, params) -> jax.Array:  # pragma: no cover
         """The ground-truth debug view of ``state``: uint8 (84, 84, 3), standard image

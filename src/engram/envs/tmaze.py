@@ -84,6 +84,9 @@ class TMaze(Environment):
     observation_space = Box(-1.0, 1.0, (2,), jnp.float32)
     action_space = Discrete(4)
     render_fps = 10
+    pixel_observations = False
+    #: Pixels per maze cell in :meth:`frame`.
+    CELL = 4
     info_at_end = ("reward", "length", "success")
 
     def make_params(self, reset_params: dict) -> Params:
@@ -101,6 +104,25 @@ class TMaze(Environment):
         at_end = state.x == params.corridor_length
         second = jnp.where(at_end, state.y, jnp.where(cue_visible, state.cue, 0))
         return jnp.stack([at_end, second]).astype(jnp.float32)
+
+    def frame(self, state: State, params: Params) -> jax.Array:
+        """The maze from above: uint8 ``(3 * CELL, (corridor_length + 1) * CELL, 3)``, rows
+        y = +1, 0, -1. Corridor grey, the cued goal green, the other red, the agent white.
+        ``corridor_length`` fixes the width, so it is read on the host (not traceable)."""
+        length = int(params.corridor_length)
+        xs = jnp.arange(length + 1)
+        ys = jnp.asarray([1, 0, -1])
+        x, y = xs[None, :], ys[:, None]
+        cell = (y == 0) | (x == length)
+        goal = (x == length) & (y != 0)
+        img = jnp.where(cell[..., None], jnp.uint8(128), jnp.uint8(0)) * jnp.ones(3, jnp.uint8)
+        cued = jnp.asarray([40, 200, 40], jnp.uint8)
+        other = jnp.asarray([200, 40, 40], jnp.uint8)
+        img = jnp.where((goal & (y == state.cue))[..., None], cued, img)
+        img = jnp.where((goal & (y != state.cue))[..., None], other, img)
+        agent = (x == state.x) & (y == state.y)
+        img = jnp.where(agent[..., None], jnp.uint8(255), img)
+        return jnp.repeat(jnp.repeat(img, self.CELL, 0), self.CELL, 1)
 
     def reset(self, key: jax.Array, params: Params):
         """Start an episode with a uniformly drawn cue. Returns ``(obs, state)``."""
