@@ -31,6 +31,11 @@ from engram.models import greedy_action, sample_action
 LEVEL_SEED_OFFSET = 1_000_003
 
 
+#: Episode indices within a trial that :func:`evaluate` tells apart; later episodes of a
+#: trial are counted in the last index.
+MAX_EPISODE_INDEX = 1024
+
+
 def evaluate(
     trainer,
     params,
@@ -41,8 +46,13 @@ def evaluate(
     chunk: int = 128,
     max_steps: int = 100_000,
     random_policy: bool = False,
+    trial_scale: int = 1,
 ) -> dict:
     """Play ``repetitions`` episodes on each of ``levels`` levels, all in parallel.
+
+    For a trial task (``engram.core.trials``) an "episode" here is a whole trial, and the
+    episodes inside the trials are also reported by their index within the trial
+    (``per_episode_index``), the in-context learning curve.
 
     Args:
         trainer: a :class:`engram.train.Trainer` (environment, agent and action layout).
@@ -57,31 +67,52 @@ def evaluate(
         max_steps: give up after this many steps (an episode still running is reported
             with ``done`` False).
         random_policy: ignore ``params`` and pick actions uniformly at random.
+        trial_scale: trial tasks only: play trials this many times longer than in
+            training (``trial_length`` x ``trial_scale``), the test of generalisation to
+            longer contexts.
 
     Returns:
         a JSON-ready dict: per episode (level-major order) ``level``, ``returns``,
         ``lengths``, ``success`` (None if the environment has no success flag) and
-        ``done``; ``mean_return``, ``std_return``, ``mean_length``, ``success_rate``.
+        ``done``; ``mean_return``, ``std_return``, ``mean_length``, ``success_rate``; for
+        trial tasks ``trial_length`` and ``per_episode_index``: lists by episode index
+        within the trial of ``count`` (finished episodes; an episode cut by the trial's
+        end is left out), ``mean_return``, ``success_rate`` and the means of the task's
+        end-of-episode metrics (e.g. ``spl``).
 
     Raises:
-        ValueError: ``levels`` or ``repetitions`` below 1.
+        ValueError: ``levels``, ``repetitions`` or ``trial_scale`` below 1, or a
+            ``trial_scale`` other than 1 for a task without trials.
     """
-    for name, value in (("levels", levels), ("repetitions", repetitions)):
+    for name, value in (
+        ("levels", levels),
+        ("repetitions", repetitions),
+        ("trial_scale", trial_scale),
+    ):
         if value < 1:
             raise ValueError(f"{name}: got {value}, expected an int >= 1")
+    env = trainer.env.unwrapped
+    env_params = trainer.env_params
+    if trial_scale != 1:
+        if not env.trials:
+            raise ValueError(
+                f"trial_scale: got {trial_scale}, but {env.env_id} has no trials (use 1)"
+            )
+        env_params = env_params.replace(trial_length=env_params.trial_length * trial_scale)
     episodes = levels * repetitions
     k_levels, k_actions = jax.random.split(jax.random.key(seed))
     level_keys = jnp.repeat(jax.random.split(k_levels, levels), repetitions, axis=0)
     action_keys = jax.random.split(k_actions, episodes)
     start, run = _program(trainer, episodes, deterministic, random_policy, chunk)
-    c = start(params, level_keys)
+    c = start(env_params, level_keys)
     for _ in range(0, max_steps, chunk):
-        c = run(params, c, level_keys, action_keys)
-        if not bool(c[4].any()):
+        c = run(params, env_params, c, level_keys, action_keys)
+        if not bool(c["alive"].any()):
             break
-    _, _, _, _, alive, ret, length, success, _ = jax.device_get(c)
-    returns = np.asarray(ret, float)
-    return {
+    c = jax.device_get(c)
+    returns = np.asarray(c["ret"], float)
+    success = np.asarray(c["success"])
+    out = {
         "episodes": episodes,
         "levels": levels,
         "repetitions": repetitions,
@@ -90,68 +121,124 @@ def evaluate(
         "deterministic": deterministic and not random_policy,
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
-        "mean_length": float(np.mean(length)),
+        "mean_length": float(np.mean(c["length"])),
         "success_rate": float(np.mean(success)) if trainer.has_success else None,
         "level": np.repeat(np.arange(levels), repetitions).tolist(),
         "returns": returns.tolist(),
-        "lengths": np.asarray(length).tolist(),
-        "success": np.asarray(success).tolist() if trainer.has_success else None,
-        "done": (~np.asarray(alive)).tolist(),
+        "lengths": np.asarray(c["length"]).tolist(),
+        "success": success.tolist() if trainer.has_success else None,
+        "done": (~np.asarray(c["alive"])).tolist(),
     }
+    if env.trials:
+        by_index = c["by_index"]
+        out["trial_length"] = int(env_params.trial_length)
+        out["per_episode_index"] = _curve({k: v.sum(0) for k, v in by_index.items()})
+        if trainer.has_success:  # a trial's success: the share of its episodes that succeeded
+            count = by_index["count"].sum(1)
+            success = by_index["success"].sum(1) / np.maximum(count, 1)
+            out["success"] = success.tolist()
+            out["success_rate"] = float(by_index["success"].sum() / max(count.sum(), 1))
+    return out
+
+
+def _curve(sums: dict) -> dict:
+    """Means by episode index from summed ``count`` and metric arrays (trailing indices
+    without episodes dropped)."""
+    count = np.asarray(sums["count"], float)
+    n = int(np.max(np.nonzero(count)[0], initial=-1)) + 1
+    out = {"count": count[:n].astype(int).tolist(), "sums": {}}
+    for k, v in sums.items():
+        if k != "count":
+            total = np.asarray(v, float)[:n]
+            out["sums"][k] = total.tolist()
+            name = "success_rate" if k == "success" else f"mean_{k}"
+            pairs = zip(total, count[:n], strict=True)
+            out[name] = [None if m == 0 else float(t / m) for t, m in pairs]
+    return out
 
 
 def _program(trainer, episodes: int, deterministic: bool, random_policy: bool, chunk: int):
-    """The jitted ``start(params, level_keys)`` and ``run(params, carry, level_keys,
-    action_keys)`` (``chunk`` steps of every episode), built once per trainer and
-    setting so that periodic evaluation during training compiles only once."""
+    """The jitted ``start(env_params, level_keys)`` and ``run(params, env_params, carry,
+    level_keys, action_keys)`` (``chunk`` steps of every episode), built once per trainer
+    and setting so that periodic evaluation during training compiles only once."""
     cache = trainer.__dict__.setdefault("_eval_programs", {})
     setting = (episodes, deterministic, random_policy, chunk)
     if setting in cache:
         return cache[setting]
     env = trainer.env.unwrapped
-    env_params = trainer.env_params
     fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    # The task's end-of-episode numbers that are averaged per episode index (trials only).
+    metrics = [k for k in env.info_at_end if k not in ("success", "reward", "length")]
+    slots = MAX_EPISODE_INDEX
 
     @jax.jit
-    def start(params, level_keys):
-        del params  # the signature of run; the first observation needs no agent
+    def start(env_params, level_keys):
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(fold(level_keys, 0), env_params)
         alive = jnp.ones((episodes,), bool)
-        zeros = jnp.zeros((episodes,), jnp.float32)
-        carry = trainer.agent.initial_carry(episodes)
-        length = jnp.zeros((episodes,), jnp.int32)
-        return (obs, state, carry, alive, alive, zeros, length, ~alive, jnp.int32(0))
+        c = {
+            "obs": obs,
+            "state": state,
+            "carry": trainer.agent.initial_carry(episodes),
+            "first": alive,
+            "alive": alive,
+            "ret": jnp.zeros((episodes,), jnp.float32),
+            "length": jnp.zeros((episodes,), jnp.int32),
+            "success": ~alive,
+            "t": jnp.int32(0),
+        }
+        if env.trials:
+            names = ["count", "return"] + (["success"] if trainer.has_success else []) + metrics
+            c["by_index"] = {k: jnp.zeros((episodes, slots), jnp.float32) for k in names}
+        return c
 
     @jax.jit
-    def run(params, c, level_keys, action_keys):
+    def run(params, env_params, c, level_keys, action_keys):
         def one(c, _):
-            obs, state, carry, first, alive, ret, length, success, t = c
+            c = dict(c)
             # Step t of every episode: env key from its level, action key from the episode.
-            k_env, k_act = fold(level_keys, t + 1), fold(action_keys, t)
+            k_env, k_act = fold(level_keys, c["t"] + 1), fold(action_keys, c["t"])
             if random_policy:
                 logits = jnp.zeros((episodes, sum(trainer.dims)))
             else:
-                carry, logits, _ = trainer.act(params, carry, obs, first)
+                c["carry"], logits, _ = trainer.act(params, c["carry"], c["obs"], c["first"])
             if deterministic and not random_policy:
                 action = greedy_action(logits, trainer.dims)
             else:
                 action = jax.vmap(lambda k, lg: sample_action(k, lg, trainer.dims))(k_act, logits)
-            obs, state, r, term, trunc, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-                k_env, state, trainer.env_action(action), env_params
-            )
-            ret = ret + jnp.where(alive, r, 0.0)
-            length = length + alive
+            c["obs"], c["state"], r, term, trunc, info = jax.vmap(
+                env.step, in_axes=(0, 0, 0, None)
+            )(k_env, c["state"], trainer.env_action(action), env_params)
+            alive = c["alive"]
+            c["ret"] = c["ret"] + jnp.where(alive, r, 0.0)
+            c["length"] = c["length"] + alive
             done = term | trunc
-            if trainer.has_success:
-                success = jnp.where(alive & done, info["success"].astype(bool), success)
-            alive = alive & ~done
-            first = jnp.zeros_like(first)
-            return (obs, state, carry, first, alive, ret, length, success, t + 1), None
+            if env.trials:
+                c["by_index"] = _count_episodes(c["by_index"], info, alive, trunc, slots)
+            elif trainer.has_success:
+                c["success"] = jnp.where(alive & done, info["success"].astype(bool), c["success"])
+            c["alive"] = alive & ~done
+            c["first"] = jnp.zeros_like(c["first"])
+            c["t"] = c["t"] + 1
+            return c, None
 
         return jax.lax.scan(one, c, None, chunk)[0]
 
     cache[setting] = (start, run)
     return start, run
+
+
+def _count_episodes(by_index: dict, info: dict, alive, trial_over, slots: int) -> dict:
+    """Add the episodes that ended inside a trial on this step to the sums by episode
+    index (an episode cut short by the trial's end is left out)."""
+    ended = alive & (info["episode_terminated"] | (info["episode_truncated"] & ~trial_over))
+    index = jnp.minimum(info["episode_index"], slots - 1)
+    values = {"count": jnp.ones_like(info["episode_return"]), "return": info["episode_return"]}
+    out = {}
+    for k, total in by_index.items():
+        v = values[k] if k in values else info[k]
+        add = jnp.where(ended, v.astype(jnp.float32), 0.0)
+        out[k] = total.at[jnp.arange(total.shape[0]), index].add(add)
+    return out
 
 
 def merge_seeds(results: list[dict]) -> dict:
@@ -162,6 +249,18 @@ def merge_seeds(results: list[dict]) -> dict:
         k: [x for r in results for x in r[k]] for k in ("level", "returns", "lengths", "done")
     }
     returns = np.asarray(pooled["returns"])
+    curves = [r["per_episode_index"] for r in results if "per_episode_index" in r]
+    if curves:
+        width = max(len(cv["count"]) for cv in curves)
+
+        def pad(v):
+            return np.pad(np.asarray(v, float), (0, width - len(v)))
+
+        sums = {"count": sum(pad(cv["count"]) for cv in curves)}
+        for k in curves[0]["sums"]:
+            sums[k] = sum(pad(cv["sums"][k]) for cv in curves)
+        pooled["per_episode_index"] = _curve(sums)
+        pooled["trial_length"] = results[0]["trial_length"]
     has_success = results[0]["success"] is not None
     success = [x for r in results for x in r["success"]] if has_success else None
     first = results[0]
@@ -228,6 +327,9 @@ class EvalConfig:
     """Take the most likely action instead of sampling."""
     baseline: bool = True
     """Also evaluate a uniformly random policy on the same levels."""
+    trial_scale: int = 1
+    """Trial tasks: play trials this many times longer than in training (e.g. 2, 4, 8), the
+    test of generalisation to longer contexts."""
     bootstrap_reps: int = 2000
     """Bootstrap resamples of the confidence intervals."""
     out: str | None = None
@@ -250,12 +352,16 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
 
     from engram.train import open_run
 
-    for name in ("levels", "repetitions", "bootstrap_reps"):
+    for name in ("levels", "repetitions", "bootstrap_reps", "trial_scale"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name}: got {getattr(config, name)}, expected an int >= 1")
     console = console or Console()
     train_config, trainer, ts = open_run(config.run_dir)
     seed = train_config.seed + LEVEL_SEED_OFFSET if config.seed is None else config.seed
+    if config.trial_scale != 1 and not trainer.env.unwrapped.trials:
+        raise ValueError(
+            f"trial_scale: got {config.trial_scale}, but {train_config.env} has no trials (use 1)"
+        )
     console.print(
         f"evaluating {config.run_dir} (update {int(np.max(ts.update))}/"
         f"{train_config.num_updates}, {train_config.num_seeds} seed(s)) on "
@@ -275,6 +381,7 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
                 repetitions=config.repetitions,
                 deterministic=config.deterministic,
                 random_policy=policy == "random",
+                trial_scale=config.trial_scale,
             )
             for i in range(n_seeds)
         ]
@@ -309,9 +416,51 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
             row.append(f"{r['success_mean']:.2f} [{lo:.2f}, {hi:.2f}]")
         table.add_row(*row)
     console.print(table)
+    if "per_episode_index" in results["agent"]:
+        console.print(curve_table(results, train_config.env))
     out = Path(config.out) if config.out else Path(config.run_dir) / "evaluation.json"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=2))
     tmp.replace(out)
     console.print(f"saved per-episode results and aggregates to {out}")
     return results
+
+
+def curve_table(results: dict, env_id: str, rows: int = 12):
+    """A rich table of the in-context curve: return (and success, and the task's metrics)
+    by episode index within the trial, agent beside random policy; ``rows`` indices spread
+    over the episodes seen (the first ones, then every k-th)."""
+    from rich.table import Table
+
+    agent = results["agent"]["per_episode_index"]
+    rnd = (results.get("random") or {}).get("per_episode_index")
+    n = len(agent["count"])
+    picks = (
+        list(range(n))
+        if n <= rows
+        else sorted({round(i * (n - 1) / (rows - 1)) for i in range(rows)})
+    )
+    metrics = [k for k in agent if k.startswith("mean_") or k == "success_rate"]
+    table = Table(
+        title=f"{env_id}: by episode index within the trial "
+        f"(trials of {results['agent']['trial_length']} steps)"
+    )
+    table.add_column("episode")
+    table.add_column("episodes")
+    for m in metrics:
+        table.add_column(m.replace("mean_", "") + " (agent)")
+        if rnd is not None:
+            table.add_column(m.replace("mean_", "") + " (random)")
+
+    def cell(curve, m, i):
+        v = curve[m][i] if curve is not None and i < len(curve[m]) else None
+        return "-" if v is None else f"{v:.3f}"
+
+    for i in picks:
+        row = [str(i), str(agent["count"][i])]
+        for m in metrics:
+            row.append(cell(agent, m, i))
+            if rnd is not None:
+                row.append(cell(rnd, m, i))
+        table.add_row(*row)
+    return table

@@ -382,6 +382,8 @@ class Trainer:
         self.dims = action_dims(env.action_space)
         self.discrete = isinstance(env.action_space, Discrete)
         self.has_success = "success" in env.info_at_end
+        #: A trial task (engram.core.trials): memory resets at trial starts only.
+        self.trials = env.trials
         #: End-of-episode info keys logged as task metrics (charts/<key>), e.g.
         #: commands_completed; return, length and success have charts of their own.
         self.task_metrics = tuple(
@@ -563,26 +565,38 @@ class Trainer:
                 self.env_action(action),
                 self.env_params,
             )
+            # The memory resets where the protocol's episode ends (a trial, for trial
+            # tasks); advantages, returns and the episode statistics stop at every episode
+            # end, including those inside a trial.
+            done = term | trunc
+            if self.trials:
+                ep_term, ep_trunc = info["episode_terminated"], info["episode_truncated"]
+                final_obs = info["episode_final_obs"]
+            else:
+                ep_term, ep_trunc, final_obs = term, trunc, info["final_obs"]
             # A time-limited episode is bootstrapped with the value of its last observation,
             # read by the memory as the continuation of that episode.
             final_value = jax.lax.cond(
-                jnp.any(trunc),
-                lambda: self.act(s.params, carry, info["final_obs"], jnp.zeros_like(s.reset))[2],
+                jnp.any(ep_trunc),
+                lambda: self.act(s.params, carry, final_obs, jnp.zeros_like(s.reset))[2],
                 lambda: jnp.zeros_like(value),
             )
-            done = term | trunc
+            ep_done = ep_term | ep_trunc
             ep_ret = s.episode_return + reward
             ep_len = s.episode_length + 1
             success = info["success"].astype(bool) if self.has_success else jnp.zeros_like(done)
             stats = {
-                "episodes": done.sum(),
-                "return_sum": jnp.where(done, ep_ret, 0.0).sum(),
-                "length_sum": jnp.where(done, ep_len, 0).sum(),
-                "success_sum": (done & success).sum(),
+                "episodes": ep_done.sum(),
+                "return_sum": jnp.where(ep_done, ep_ret, 0.0).sum(),
+                "length_sum": jnp.where(ep_done, ep_len, 0).sum(),
+                "success_sum": (ep_done & success).sum(),
             }
+            if self.trials:
+                stats["trials"] = done.sum()
+                stats["trial_return_sum"] = jnp.where(done, info["trial_return"], 0.0).sum()
             for k in self.task_metrics:
                 if k in info and info[k].ndim == 1:  # one number per environment
-                    stats[f"task/{k}"] = jnp.where(done, info[k], 0).sum().astype(jnp.float32)
+                    stats[f"task/{k}"] = jnp.where(ep_done, info[k], 0).sum().astype(jnp.float32)
             transition = {
                 "obs": s.obs,
                 "reset": s.reset,
@@ -590,8 +604,8 @@ class Trainer:
                 "logp": logp,
                 "value": value,
                 "reward": reward,
-                "terminated": term,
-                "truncated": trunc,
+                "terminated": ep_term,
+                "truncated": ep_trunc,
                 "final_value": final_value,
                 "ground_truth": s.ground_truth,
             }
@@ -600,8 +614,8 @@ class Trainer:
                 obs=obs,
                 carry=carry,
                 reset=done,
-                episode_return=jnp.where(done, 0.0, ep_ret),
-                episode_length=jnp.where(done, 0, ep_len),
+                episode_return=jnp.where(ep_done, 0.0, ep_ret),
+                episode_length=jnp.where(ep_done, 0, ep_len),
                 ground_truth=(
                     info["ground_truth"].reshape(c.num_envs, -1).astype(jnp.float32)
                     if self.ground_truth_dims
@@ -946,15 +960,15 @@ def train(config: TrainConfig, console=None) -> dict:
                 seed_metrics = jax.tree.map(lambda x, i=i: x.reshape(-1)[i], m)
                 _log_update(writer, seed_metrics, step, sps / len(seeds), trainer.has_success)
             # Progress: the episodes of the last 10 updates, all seeds pooled.
-            recent = (
-                recent + [(m["episodes"].sum(), m["return_sum"].sum(), m["success_sum"].sum())]
-            )[-10:]
-            n = sum(r[0] for r in recent)
-            ret = sum(r[1] for r in recent) / n if n else float("nan")
-            succ = sum(r[2] for r in recent) / n if n else float("nan")
+            counts = ("episodes", "return_sum", "success_sum", "trials", "trial_return_sum")
+            recent = (recent + [[float(m[k].sum()) if k in m else 0.0 for k in counts]])[-10:]
+            n, ret, succ, trials, trial_ret = (sum(r[i] for r in recent) for i in range(5))
+            ret, succ = (ret / n, succ / n) if n else (float("nan"), float("nan"))
             info = f"SPS {sps:,.0f}  return {ret:.3f}" if measured_steps else f"return {ret:.3f}"
             if trainer.has_success:
                 info += f"  success {succ:.2f}"
+            if trainer.trials:
+                info += f"  trial return {trial_ret / trials if trials else float('nan'):.2f}"
             progress.update(task, completed=step, info=info)
             if u == done + 1:
                 progress.console.print(
@@ -1030,6 +1044,8 @@ def peak_device_memory() -> int | None:
 
 def _log_update(writer, m: dict, step: int, sps: float, has_success: bool) -> None:
     """One update's metrics of one seed, under CleanRL's names."""
+    if m.get("trials"):
+        writer.add_scalar("charts/trial_return", m["trial_return_sum"] / m["trials"], step)
     if m["episodes"]:
         writer.add_scalar("charts/episodic_return", m["return_sum"] / m["episodes"], step)
         writer.add_scalar("charts/episodic_length", m["length_sum"] / m["episodes"], step)

@@ -39,6 +39,9 @@ class Environment:
     #: The observation is the picture (``rgb_array`` renders it); False for vector
     #: observations, whose picture comes from :meth:`frame`.
     pixel_observations: bool = True
+    #: A trial task (:mod:`engram.core.trials`): the protocol's episode is a trial, and
+    #: ``info`` marks the episodes inside it.
+    trials: bool = False
     info_every_step: tuple[str, ...] = ()
     info_at_end: tuple[str, ...] = ()
 

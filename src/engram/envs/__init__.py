@@ -1,6 +1,7 @@
 """The environments. Importing this package registers every id."""
 
 from engram.envs import (
+    dark_key_to_door,  # noqa: F401  (registers DarkKeyToDoor-v0)
     mortar_mayhem,  # noqa: F401  (registers the Mortar Mayhem ids)
     mystery_path,  # noqa: F401  (registers the Mystery Path ids)
     searing_spotlights,  # noqa: F401  (registers the Searing Spotlights ids)
