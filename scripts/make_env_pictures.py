@@ -1,9 +1,9 @@
 """Draw the README's picture of every environment (``docs/images/<id>.png``).
 
-Each picture is the agent's view at a few steps of one episode under a random policy,
-then the ground-truth debug view of the last of those steps (what the agent must
-remember, made visible), side by side and upscaled 3x without interpolation. Run from the
-repository root::
+Each picture is the agent's view (for vector observations, the environment's ``frame``)
+at a few steps of one episode under a random policy, then the ground-truth debug view of
+the last of those steps (what the agent must remember, made visible), side by side and
+upscaled 3x without interpolation. Run from the repository root::
 
     python scripts/make_env_pictures.py [--ids ID ...]
 """
@@ -24,11 +24,14 @@ from engram.runner import EpisodeRunner
 #: The steps shown: the first frame, early play, and two later moments.
 PICKS = (0, 2, 40, 58)
 
+#: Reset parameters of the pictures where the defaults draw too wide a picture.
+OPTIONS = {"TMaze-v0": {"corridor_length": 12}}
+
 
 def panels(env_id: str, seed: int = 0) -> list[np.ndarray]:
     """Frames at the steps in ``PICKS`` of one random episode (a new episode starts if
     one ends early), then the debug view at the last pick."""
-    runner = EpisodeRunner(env_id, seed=seed)
+    runner = EpisodeRunner(env_id, OPTIONS.get(env_id), seed=seed)
     runner.reset()
     out = []
     for t in range(max(PICKS) + 1):

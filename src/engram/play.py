@@ -6,6 +6,10 @@ Keys follow the original package's ``main()`` of each environment:
   game advances at the environment's ``render_fps`` whether or not a key is pressed.
 * Grid ids (``Discrete(4)``: no-op, rotate left, rotate right, forward): turn-based, one
   step per key press: left/A and right/D rotate, up/W moves forward, space waits.
+* ``TMaze-v0``, ``DarkKeyToDoor-v0`` and ``ObjectNav-v0``: turn-based, one step per key
+  press: the arrows move (TMaze: right is forward; Dark-Key-To-Door: space stays), and in
+  ObjectNav up moves forward, left/right turn and space stops. A trial task's "episode"
+  here is a whole trial.
 * ``Endless-MysteryPath-v0`` (``Discrete(4)``: none, right, up, down): held keys in real
   time, like the continuous ids.
 
@@ -112,9 +116,10 @@ def _held_action(env_id: str, discrete: bool, held: set[str]):
     return np.array([horizontal, vertical], np.int32)
 
 
-def _turn_action(name: str) -> int | None:
-    """Grid ids: the ``Discrete(4)`` action of one key press, or None for other keys."""
-    return {"wait": 0, "left": 1, "right": 2, "up": 3}.get(name)
+def _turn_action(name: str, keys: dict[str, int] | None = None) -> int | None:
+    """Turn-based play: the ``Discrete`` action of one key press (``keys``: the environment's
+    ``play_keys``; default the grid ids' turns), or None for other keys."""
+    return (keys or {"wait": 0, "left": 1, "right": 2, "up": 3}).get(name)
 
 
 @dataclass
@@ -218,7 +223,7 @@ def play(config: PlayConfig) -> PlayResult:
                     elif event.key == pygame.K_r:
                         runner.reset()
                     name = keyboard.press(event.key)
-                    turn = _turn_action(name) if turn_based and name else None
+                    turn = _turn_action(name, env.play_keys) if turn_based and name else None
                     if running and turn is not None:
                         running = take(turn)
                 elif event.type == pygame.KEYUP:

@@ -116,8 +116,12 @@ class EpisodeRunner:
         return EpisodeStats(self.episode_return, self.length, bool(truncated), end)
 
     def frame(self) -> np.ndarray:
-        """The current observation's picture, uint8 (84, 84, 3)."""
-        return image_of(jax.device_get(self.obs))
+        """The current picture, uint8 (H, W, 3): the observation (84 x 84) where it is an
+        image, else the environment's :meth:`~engram.core.Environment.frame` (vector
+        observations such as ``TMaze-v0``'s; drawn eagerly, its size depends on params)."""
+        if self.env.pixel_observations:
+            return image_of(jax.device_get(self.obs))
+        return np.asarray(self.env.frame(self.state, self.params), np.uint8)
 
     def debug_frame(self) -> np.ndarray:
         """The ground-truth view of the current state, uint8 (84, 84, 3).

@@ -42,6 +42,10 @@ class Environment:
     #: A trial task (:mod:`engram.core.trials`): the protocol's episode is a trial, and
     #: ``info`` marks the episodes inside it.
     trials: bool = False
+    #: ``engram play``'s turn-based keys: key name (``up``, ``down``, ``left``, ``right``,
+    #: ``wait`` for space) -> ``Discrete`` action; None: the grid ids' turns (left/right
+    #: rotate, up forward, space no-op).
+    play_keys: dict[str, int] | None = None
     info_every_step: tuple[str, ...] = ()
     info_at_end: tuple[str, ...] = ()
 

@@ -89,6 +89,7 @@ class DarkKeyToDoor(TrialEnvironment):
     #: Pixels per cell in :meth:`episode_frame`.
     CELL = 8
     info_at_end = ("success",)
+    play_keys = {"up": 0, "left": 1, "down": 2, "right": 3, "wait": 4}
 
     def make_params(self, reset_params: dict) -> Params:
         check_trial_lengths(reset_params)

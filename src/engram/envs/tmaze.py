@@ -88,6 +88,7 @@ class TMaze(Environment):
     #: Pixels per maze cell in :meth:`frame`.
     CELL = 4
     info_at_end = ("reward", "length", "success")
+    play_keys = {"right": 0, "up": 1, "left": 2, "down": 3}
 
     def make_params(self, reset_params: dict) -> Params:
         return Params(
