@@ -31,6 +31,11 @@ from pathlib import Path
 import jax
 
 import engram
+from engram.presets import PAPER_UPDATES
+
+#: The ids the original package has (the paper's ten); the others (TMaze-v0, the trial
+#: tasks) are engram's own and measured on engram only.
+ORIGINAL_IDS = frozenset(PAPER_UPDATES)
 
 ORIGINAL_WORKER = r"""
 import json, sys, time, os
@@ -147,7 +152,7 @@ def main(argv=None) -> None:
     print("-" * len(header))
     for env_id in ids:
         orig = None
-        if args.original_python:
+        if args.original_python and env_id in ORIGINAL_IDS:
             orig = original_throughput(args.original_python, env_id, args.seconds, args.procs)
         rates, compiles = [], []
         for b in args.batches:
