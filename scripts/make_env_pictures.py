@@ -18,7 +18,7 @@ import imageio.v3 as iio
 import numpy as np
 
 import engram
-from engram.render.compose import side_by_side, upscale
+from engram.render.compose import image_of, side_by_side, upscale
 from engram.runner import EpisodeRunner
 
 #: The steps shown: the first frame, early play, and two later moments.
@@ -41,6 +41,11 @@ def panels(env_id: str, seed: int = 0) -> list[np.ndarray]:
             runner.reset()
     if runner.has_debug_view:
         out.append(runner.debug_frame())
+    if not runner.env.pixel_observations and isinstance(runner.obs, dict):
+        # The agent's own view (ObjectNav's egocentric one), centred on the frames' height.
+        view = image_of(runner.obs)
+        gap = max(out[0].shape[0] - view.shape[0], 0)
+        out.append(np.pad(view, ((gap // 2, gap - gap // 2), (0, 0), (0, 0)), constant_values=255))
     return out
 
 

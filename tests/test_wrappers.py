@@ -6,7 +6,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from engram.core import AutoReset, BatchAutoReset, Environment, NextStepAutoReset
+from engram.core import (
+    AutoReset,
+    BatchAutoReset,
+    Environment,
+    NextStepAutoReset,
+    autoreset_step_batch,
+)
 from engram.core.spaces import Box, Discrete
 
 
@@ -121,3 +127,40 @@ def test_batch_autoreset_rejects_a_bad_pool_size():
 
     with pytest.raises(ValueError, match="num_resets: got 0"):
         BatchAutoReset(KeyedStart(), 0)
+
+
+def _tree_equal(a, b) -> bool:
+    return all(
+        bool((x == y).all()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+def test_batch_level_autoreset_equals_vmapped_autoreset():
+    """autoreset_step_batch gives exactly vmap(AutoReset.step): on steps where no env
+    finished, where some did (different episode lengths) and with a carry_over."""
+    import engram
+
+    class ActionEnds(KeyedStart):
+        """Action 1 ends the episode at once: environments finish on different steps."""
+
+        def step(self, key, state, action, params):
+            obs, nxt, r, term, trunc, info = super().step(key, state, action, params)
+            return obs, nxt, r, term | (action == 1), trunc, info
+
+    cases = [(Counter(), None, 6), (ActionEnds(), None, 8)]
+    env, params = engram.make("DarkKeyToDoor-v0", episode_length=2, trial_length=5)
+    cases.append((env, params, 12))
+    for env, params, steps in cases:
+        batch = 4
+        keys = jax.random.split(jax.random.key(0), batch)
+        obs, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+        ref_states = states
+        vmapped = jax.jit(jax.vmap(AutoReset(env).step, in_axes=(0, 0, 0, None)))
+        batched = jax.jit(lambda k, s, a, p, env=env: autoreset_step_batch(env, k, s, a, p))
+        for t in range(steps):
+            keys = jax.random.split(jax.random.key(t + 1), batch)
+            actions = jax.random.randint(keys[0], (batch,), 0, env.action_space.n)
+            want = vmapped(keys, ref_states, actions, params)
+            got = batched(keys, states, actions, params)
+            assert _tree_equal(got, want), (env, t)
+            states, ref_states = got[1], want[1]

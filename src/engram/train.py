@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 import engram
 from engram.core.params import parse_options, resolve
 from engram.core.spaces import Discrete, MultiDiscrete
-from engram.core.wrappers import AutoReset
+from engram.core.wrappers import AutoReset, autoreset_step_batch
 from engram.models import (
     ActorCritic,
     TransformerXLSettings,
@@ -557,9 +557,8 @@ class Trainer:
             carry, logits, value = self.act(s.params, s.carry, s.obs, s.reset)
             action = sample_action(k_act, logits, self.dims)
             logp, _ = log_prob_entropy(logits, action, self.dims)
-            obs, env_state, reward, term, trunc, info = jax.vmap(
-                self.env.step, in_axes=(0, 0, 0, None)
-            )(
+            obs, env_state, reward, term, trunc, info = autoreset_step_batch(
+                self.env.unwrapped,
                 jax.random.split(k_env, c.num_envs),
                 s.env_state,
                 self.env_action(action),

@@ -3,7 +3,13 @@
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter, resolve
 from engram.core.registry import make, register, registered_ids, reset_parameters
-from engram.core.wrappers import AutoReset, BatchAutoReset, NextStepAutoReset, Wrapper
+from engram.core.wrappers import (
+    AutoReset,
+    BatchAutoReset,
+    NextStepAutoReset,
+    Wrapper,
+    autoreset_step_batch,
+)
 
 __all__ = [
     "AutoReset",
@@ -12,6 +18,7 @@ __all__ = [
     "NextStepAutoReset",
     "ResetParameter",
     "Wrapper",
+    "autoreset_step_batch",
     "make",
     "register",
     "registered_ids",

@@ -87,6 +87,44 @@ class AutoReset(Wrapper):
         )
 
 
+def autoreset_step_batch(env: Environment, keys, states, actions, params):
+    """``vmap(AutoReset(env).step)`` over a batch, with the fresh episodes computed only on
+    steps where some environment finished.
+
+    Under ``vmap`` a reset is computed for every environment at every step (both sides of
+    the ``where``); here the batch's resets sit behind one ``lax.cond`` on "any environment
+    done", so steps where none finished skip them. The results are identical to
+    ``vmap(AutoReset(env).step)`` (same key splits). What this saves is largest for trial
+    tasks, whose trials of fixed length all end on the same step, and whose reset draws a
+    whole new task (ObjectNav-v0: a house and breadth-first searches).
+
+    Args:
+        env: the core environment (not wrapped).
+        keys: ``(B,)`` keys, one per environment; ``states``, ``actions``: leading axis B.
+
+    Returns:
+        ``(obs, states, reward, terminated, truncated, info)`` with a leading axis B.
+    """
+    splits = jax.vmap(jax.random.split)(keys)
+    k_step, k_reset = splits[:, 0], splits[:, 1]
+    obs, nxt, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        k_step, states, actions, params
+    )
+    done = terminated | truncated
+    carry_over = getattr(env, "carry_over", None)
+
+    def fresh(_):
+        obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(k_reset, params)
+        if carry_over is not None:
+            state_new = jax.vmap(carry_over)(nxt, state_new)
+        pick = jax.vmap(_select)
+        return pick(done, obs_new, obs), pick(done, state_new, nxt)
+
+    obs_out, state_out = jax.lax.cond(jnp.any(done), fresh, lambda _: (obs, nxt), None)
+    info = dict(info, final_obs=obs)
+    return obs_out, state_out, reward, terminated, truncated, info
+
+
 @struct.dataclass
 class NextStepState:
     """State of :class:`NextStepAutoReset`: the core state plus a pending-reset flag."""
@@ -165,22 +203,21 @@ class BatchAutoReset:
             self.env.step, in_axes=(0, 0, 0, None)
         )(jax.random.split(k_step, batch), states, actions, params)
         n = min(self.num_resets or batch, batch)
-        obs_pool, state_pool = jax.vmap(self.env.reset, in_axes=(0, None))(
-            jax.random.split(k_reset, n), params
-        )
         done = terminated | truncated
-        slot = jnp.maximum(jnp.cumsum(done) - 1, 0) % n  # k-th finished env -> episode k
-        obs_new = jax.tree.map(lambda x: x[slot], obs_pool)
-        state_new = jax.tree.map(lambda x: x[slot], state_pool)
-        if self._carry_over is not None:
-            state_new = jax.vmap(self._carry_over)(nxt, state_new)
-        pick = jax.vmap(_select)
+
+        def fresh(_):
+            obs_pool, state_pool = jax.vmap(self.env.reset, in_axes=(0, None))(
+                jax.random.split(k_reset, n), params
+            )
+            slot = jnp.maximum(jnp.cumsum(done) - 1, 0) % n  # k-th finished env -> episode k
+            obs_new = jax.tree.map(lambda x: x[slot], obs_pool)
+            state_new = jax.tree.map(lambda x: x[slot], state_pool)
+            if self._carry_over is not None:
+                state_new = jax.vmap(self._carry_over)(nxt, state_new)
+            pick = jax.vmap(_select)
+            return pick(done, obs_new, obs), pick(done, state_new, nxt)
+
+        # Steps on which no environment finished skip the resets altogether.
+        obs_out, state_out = jax.lax.cond(jnp.any(done), fresh, lambda _: (obs, nxt), None)
         info = dict(info, final_obs=obs)
-        return (
-            pick(done, obs_new, obs),
-            pick(done, state_new, nxt),
-            reward,
-            terminated,
-            truncated,
-            info,
-        )
+        return obs_out, state_out, reward, terminated, truncated, info

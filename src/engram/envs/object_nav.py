@@ -262,6 +262,7 @@ class ObjectNav(TrialEnvironment):
     action_space = Discrete(4)
     render_fps = 10
     info_at_end = ("success", "spl")
+    play_keys = {"up": 0, "left": 1, "right": 2, "wait": 3}
 
     def __init__(
         self,
