@@ -125,6 +125,11 @@ class TrialEnvironment(Environment):
     def num_actions(self) -> int:
         return int(self.action_space.n)
 
+    #: Bounds of the observation vectors with the in-context inputs: the previous reward
+    #: and the trial time are unbounded in principle; a large finite number stands for
+    #: infinity because Gymnasium's checker warns about infinite bounds.
+    VECTOR_BOUND = 1e6
+
     @property
     def observation_space(self):
         extra = self.num_actions + 4
@@ -132,9 +137,13 @@ class TrialEnvironment(Environment):
         if isinstance(space, Dict):
             vec = space.spaces["vector_observation"]
             spaces = dict(space.spaces)
-            spaces["vector_observation"] = Box(-np.inf, np.inf, (vec.shape[0] + extra,), np.float32)
+            shape = (vec.shape[0] + extra,)
+            spaces["vector_observation"] = Box(
+                -self.VECTOR_BOUND, self.VECTOR_BOUND, shape, np.float32
+            )
             return Dict(spaces)
-        return Box(-np.inf, np.inf, (space.shape[0] + extra,), np.float32)
+        shape = (space.shape[0] + extra,)
+        return Box(-self.VECTOR_BOUND, self.VECTOR_BOUND, shape, np.float32)
 
     def episode_cap(self, reset_params: dict) -> int:
         """A trial's length: the agents' memory spans the whole trial."""
