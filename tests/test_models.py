@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import engram
 from engram.models import ActorCritic, encoder_for, log_prob_entropy, sample_action
 from engram.models.memory import (
+    DecoderMemorySettings,
     GRUMemory,
     LSTMMemory,
     NoMemory,
@@ -142,13 +143,27 @@ def test_no_memory_passes_features_through():
     assert carry.shape == (3, 1)
 
 
+#: A decoder memory small enough to compile in seconds: segments of 2 steps, so a 5-step
+#: sequence crosses two segment boundaries; a 4-step cache, so the FCT ring wraps.
+TINY_DECODER = DecoderMemorySettings(
+    num_layers=1,
+    width=8,
+    num_heads=2,
+    mlp_hidden=16,
+    max_context=4,
+    segment_length=2,
+    summary_length=1,
+)
+
+
 def test_initial_carry_matches_the_module_and_unknown_name_is_rejected():
-    for name in ("gru", "lstm", "none"):
+    for name in ("gru", "lstm", "none", "fct", "memo", "rmt"):
         for a, b in zip(
-            jax.tree.leaves(initial_carry(name, 16, 4)),
-            jax.tree.leaves(make_memory(name, 16).initial_carry(4)),
+            jax.tree.leaves(initial_carry(name, 16, 4, decoder=TINY_DECODER)),
+            jax.tree.leaves(make_memory(name, 16, decoder=TINY_DECODER).initial_carry(4)),
             strict=True,
         ):
+            assert a.shape == b.shape and a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"agent: unknown memory model 'lstmx'.*gru"):
         make_memory("lstmx", 16)
@@ -160,6 +175,9 @@ def test_initial_carry_matches_the_module_and_unknown_name_is_rejected():
         ("MortarMayhem-Grid-v0", (4,), "gru", True),
         ("MortarMayhemB-v0", (3, 3), "lstm", False),
         ("TMaze-v0", (4,), "trxl", False),
+        ("DarkKeyToDoor-v0", (5,), "fct", True),
+        ("DarkKeyToDoor-v0", (5,), "memo", True),
+        ("DarkKeyToDoor-v0", (5,), "rmt", False),
     ],
 )
 def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, memory, shared):
@@ -189,6 +207,7 @@ def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, me
         shared=shared,
         encoder=encoder_for(env.observation_space),
         trxl=TransformerXLSettings(num_layers=2, dim=16, num_heads=2, memory_length=3),
+        attention=TINY_DECODER,
     )
     carry0 = agent.initial_carry(B)
     variables = agent.init(jax.random.key(1), carry0, seq, resets)

@@ -12,6 +12,7 @@ mean with stratified-bootstrap 95% confidence intervals over episodes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -24,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from engram.models import greedy_action, sample_action
+from engram.models import DECODER_MEMORIES, greedy_action, sample_action
 
 #: Level seeds of evaluation are ``seed + LEVEL_SEED_OFFSET``: far from the training seed,
 #: whose levels come from ``jax.random.key(seed)``.
@@ -139,6 +140,66 @@ def evaluate(
             out["success"] = success.tolist()
             out["success_rate"] = float(by_index["success"].sum() / max(count.sum(), 1))
     return out
+
+
+def acting_trainer(trainer, trial_scale: int = 1, stream_window: int | None = None):
+    """The trainer to evaluate ``trainer``'s parameters with, its token caches sized for
+    the evaluation (the parameters do not depend on the cache sizes).
+
+    * ``trial_scale > 1`` (fct/memo/rmt on a trial task): the caches grow to cover the
+      longer trials, so the agent is tested on a longer context rather than silently
+      streaming.
+    * ``stream_window=W`` (fct, memo, rmt): keep only the most recent ``W`` cached tokens,
+      the oldest dropped first and positions not re-indexed (the Memo paper's streaming
+      evaluation, ``reference/memo.md`` section 6). FCT: a ring of ``W`` steps. Memo: as
+      many summary sets as fit beside one segment, ``(W - segment_length) //
+      summary_length``; RMT keeps one set anyway.
+
+    Acting always uses the fixed segment length, so ``segment_jitter`` is dropped.
+    Returns ``trainer`` itself when nothing changes.
+
+    Raises:
+        ValueError: ``stream_window`` for an agent without a token cache, below 1, or (memo,
+            rmt) smaller than one segment plus its summaries.
+    """
+    from engram.train import Trainer
+
+    c = trainer.config
+    if stream_window is None and (trial_scale == 1 or c.agent not in DECODER_MEMORIES):
+        return trainer
+    if c.agent not in DECODER_MEMORIES:
+        raise ValueError(
+            f"stream_window: the {c.agent!r} agent keeps no token cache to stream; it applies "
+            f"to {', '.join(DECODER_MEMORIES)}"
+        )
+    d = c.decoder_settings()
+    context = d.max_context
+    if trainer.env.unwrapped.trials:
+        context = max(context, int(trainer.env_params.trial_length) * trial_scale)
+    if stream_window is not None:
+        if stream_window < 1:
+            raise ValueError(f"stream_window: got {stream_window}, expected an int >= 1")
+        if c.agent == "fct":
+            context = stream_window
+        else:
+            least = d.segment_length + d.summary_length
+            if stream_window < least:
+                raise ValueError(
+                    f"stream_window: got {stream_window}, smaller than one segment plus its "
+                    f"summaries (segment_length {d.segment_length} + summary_length "
+                    f"{d.summary_length} = {least} tokens)"
+                )
+            sets = (stream_window - d.segment_length) // d.summary_length
+            context = sets * d.segment_length  # MemoMemory keeps max_context // segment sets
+    return Trainer(
+        dataclasses.replace(
+            c,
+            max_context=context,
+            segment_length=d.segment_length,
+            summary_length=d.summary_length,
+            segment_jitter=0.0,
+        )
+    )
 
 
 def _curve(sums: dict) -> dict:
@@ -329,7 +390,11 @@ class EvalConfig:
     """Also evaluate a uniformly random policy on the same levels."""
     trial_scale: int = 1
     """Trial tasks: play trials this many times longer than in training (e.g. 2, 4, 8), the
-    test of generalisation to longer contexts."""
+    test of generalisation to longer contexts (fct/memo/rmt caches grow to match)."""
+    stream_window: int | None = None
+    """fct/memo/rmt: keep only the most recent this many cached tokens (oldest dropped
+    first, positions not re-indexed), the Memo paper's streaming evaluation. Memo keeps
+    (W - segment_length) // summary_length summary sets beside its segment."""
     bootstrap_reps: int = 2000
     """Bootstrap resamples of the confidence intervals."""
     out: str | None = None
@@ -362,6 +427,7 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
         raise ValueError(
             f"trial_scale: got {config.trial_scale}, but {train_config.env} has no trials (use 1)"
         )
+    trainer = acting_trainer(trainer, config.trial_scale, config.stream_window)
     console.print(
         f"evaluating {config.run_dir} (update {int(np.max(ts.update))}/"
         f"{train_config.num_updates}, {train_config.num_seeds} seed(s)) on "
@@ -393,6 +459,9 @@ def evaluate_run(config: EvalConfig, console=None) -> dict:
         results[policy] = summary
     results.setdefault("random", None)
     results["env"] = train_config.env
+    results["stream_window"] = config.stream_window
+    if train_config.agent in DECODER_MEMORIES:
+        results["max_context"] = trainer.config.decoder_settings().max_context
     results["update"] = int(np.max(ts.update))
     results["seconds"] = time.time() - started
 

@@ -33,12 +33,15 @@ from engram.core.params import parse_options, resolve
 from engram.core.spaces import Discrete, MultiDiscrete
 from engram.core.wrappers import AutoReset, autoreset_step_batch
 from engram.models import (
+    DECODER_MEMORIES,
     ActorCritic,
+    DecoderMemorySettings,
     TransformerXLSettings,
     encoder_for,
     log_prob_entropy,
     sample_action,
 )
+from engram.models.memo import segment_length_range
 from engram.ppo import gae, ppo_loss
 from engram.presets import trxl_defaults
 
@@ -67,9 +70,11 @@ class TrainConfig:
     env_options: tuple[str, ...] = ()
     """Reset parameters of the environment as name=value (the original's names), e.g.
     ``show_origin=False``."""
-    agent: Literal["gru", "lstm", "trxl", "none"] = "gru"
+    agent: Literal["gru", "lstm", "trxl", "fct", "memo", "rmt", "none"] = "gru"
     """Memory model: a GRU (the paper's), an LSTM, Transformer-XL (the paper's episodic
-    sliding-window transformer), or none (memory-less baseline)."""
+    sliding-window transformer), the Memo paper's full-context transformer (fct), Memo
+    (accumulated summary tokens), RMT (only the newest summary tokens), or none
+    (memory-less baseline)."""
     total_steps: int = 100_000
     """Environment steps to train for (rounded down to whole updates)."""
     num_envs: int = 16
@@ -124,6 +129,28 @@ class TrainConfig:
     """Add the positional encoding to the query too (the paper's "QPos" variants)."""
     trxl_gated: bool = False
     """GTrXL gating instead of residual connections (the paper's ablation)."""
+    decoder_num_layers: int = 4
+    """fct/memo/rmt: decoder layers (the Memo paper: 4)."""
+    decoder_width: int = 256
+    """fct/memo/rmt: model width (the Memo paper: 256)."""
+    decoder_num_heads: int = 8
+    """fct/memo/rmt: attention heads; must divide decoder_width into an even head size."""
+    decoder_mlp_hidden: int = 1024
+    """fct/memo/rmt: hidden units of the gated MLP (the Memo paper: 1024)."""
+    max_context: int | None = None
+    """fct/memo/rmt: steps of a memory episode (a trial on trial tasks, else an episode) the
+    caches hold before dropping their oldest entries. Default: the trial length on trial
+    tasks, else the episode cap, else 4096 (the Memo paper's training trials)."""
+    segment_length: int | None = None
+    """memo/rmt: steps summarised at a time. Default: the Memo paper's 256, or a quarter of
+    max_context where max_context is under 1024 steps."""
+    summary_length: int | None = None
+    """memo/rmt: summary tokens written per segment; fewer than segment_length. Default:
+    segment_length / 8 (the Memo paper's 32 for 256)."""
+    segment_jitter: float = 0.2
+    """memo/rmt: in learning, the segment length is drawn uniformly within +-this fraction
+    of segment_length for every forward pass (the Memo paper: 0.2); acting uses the fixed
+    length."""
     shared_body: bool = True
     """One encoder-memory body for policy and value (the paper's), or one each."""
     obs_reconstruction: float = 0.0
@@ -214,6 +241,13 @@ class TrainConfig:
         if self.agent == "trxl":
             for name, value in dataclasses.asdict(self.trxl_settings()).items():
                 out[f"trxl_{name}"] = value
+        if self.agent in DECODER_MEMORIES:
+            d = self.decoder_settings()
+            out.update(
+                max_context=d.max_context,
+                segment_length=d.segment_length,
+                summary_length=d.summary_length,
+            )
         for name in self.LAUNCH_FIELDS:
             out.pop(name)
         out["env_options"] = list(self.env_options)
@@ -284,6 +318,8 @@ class TrainConfig:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
         if self.agent == "trxl":
             self._validate_trxl()
+        if self.agent in DECODER_MEMORIES:
+            self._validate_decoder()
 
     def episode_cap(self) -> int | None:
         """The environment's longest possible episode with ``env_options`` (None: unbounded)."""
@@ -321,6 +357,68 @@ class TrainConfig:
             raise ValueError(
                 f"trxl_memory_length: got {t.memory_length}, longer than the longest episode "
                 f"of {self.env} ({cap} steps); use at most {cap}"
+            )
+
+    def memory_episode_length(self) -> int | None:
+        """Steps between two memory resets at most: the trial length of a trial task, else
+        the episode cap (None: unbounded)."""
+        env, params = engram.make(self.env, **parse_options(self.env_options))
+        if env.trials:
+            return int(params.trial_length)
+        return self.episode_cap()
+
+    def decoder_settings(self) -> DecoderMemorySettings:
+        """The fct/memo/rmt architecture: the ``decoder_*`` fields and ``max_context``,
+        ``segment_length``, ``summary_length`` with their defaults resolved."""
+        context = self.max_context or self.memory_episode_length() or 4096
+        segment = self.segment_length or (256 if context >= 1024 else max(2, context // 4))
+        summary = self.summary_length or max(1, segment // 8)
+        return DecoderMemorySettings(
+            num_layers=self.decoder_num_layers,
+            width=self.decoder_width,
+            num_heads=self.decoder_num_heads,
+            mlp_hidden=self.decoder_mlp_hidden,
+            max_context=context,
+            segment_length=segment,
+            summary_length=summary,
+            segment_jitter=self.segment_jitter if self.agent in ("memo", "rmt") else 0.0,
+        )
+
+    def _validate_decoder(self) -> None:
+        for name in (
+            "decoder_num_layers",
+            "decoder_width",
+            "decoder_num_heads",
+            "decoder_mlp_hidden",
+            "max_context",
+            "segment_length",
+            "summary_length",
+        ):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        d = self.decoder_settings()
+        if d.width % d.num_heads or (d.width // d.num_heads) % 2:
+            raise ValueError(
+                f"decoder_num_heads: got {d.num_heads}, must divide decoder_width "
+                f"({d.width}) into an even head size (rotary embeddings rotate pairs)"
+            )
+        if self.agent == "fct":
+            return
+        if d.summary_length >= d.segment_length:
+            raise ValueError(
+                f"summary_length: got {d.summary_length}, must be shorter than "
+                f"segment_length ({d.segment_length}): summaries compress a segment"
+            )
+        if not 0.0 <= self.segment_jitter < 1.0:
+            raise ValueError(f"segment_jitter: got {self.segment_jitter}, must be in [0, 1)")
+        longest = segment_length_range(d.segment_length, d.segment_jitter)[1]
+        if longest > d.max_context:
+            what = "trial" if self.max_context is None else "max_context"
+            raise ValueError(
+                f"segment_length: got {d.segment_length} (up to {longest} steps with "
+                f"segment_jitter {self.segment_jitter}), longer than the {what} "
+                f"({d.max_context} steps)"
             )
 
     @property
@@ -406,7 +504,10 @@ class Trainer:
             ground_truth_dims=self.ground_truth_dims,
             encoder=encoder,
             trxl=c.trxl_settings() if c.agent == "trxl" else None,
+            attention=c.decoder_settings() if c.agent in DECODER_MEMORIES else None,
         )
+        # Memo/RMT draw their segment length per learning pass (segment_jitter).
+        self.segment_rng = c.agent in ("memo", "rmt") and c.segment_jitter > 0
         # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
         # per optimiser step (epochs x minibatches of them per update), the entropy
         # coefficient once per update.
@@ -628,10 +729,11 @@ class Trainer:
         stats = jax.tree.map(lambda x: x.sum(), stats)
         return ts, traj, stats
 
-    def _loss(self, params, carry0, batch, ent_coef):
+    def _loss(self, params, carry0, batch, ent_coef, key):
         c = self.config
+        rngs = {"segments": key} if self.segment_rng else None
         _, logits, values, aux = self.agent.apply(
-            params, carry0, batch["obs"], batch["reset"], aux=True
+            params, carry0, batch["obs"], batch["reset"], aux=True, rngs=rngs
         )
         logp, entropy = log_prob_entropy(logits, batch["action"], self.dims)
         loss, metrics = ppo_loss(
@@ -695,12 +797,14 @@ class Trainer:
         def epoch(carry, key):
             params, opt_state = carry
             order = jax.random.permutation(key, c.num_envs).reshape(c.num_minibatches, per_mb)
+            mb_keys = jax.random.split(jax.random.fold_in(key, 1), c.num_minibatches)
 
-            def minibatch(carry, idx):
+            def minibatch(carry, inp):
                 params, opt_state = carry
+                idx, mb_key = inp
                 mb = jax.tree.map(lambda x: jnp.take(x, idx, axis=1), batch)
                 mb_carry = jax.tree.map(lambda x: jnp.take(x, idx, axis=0), carry0)
-                (loss, metrics), grads = grad_fn(params, mb_carry, mb, ent_coef)
+                (loss, metrics), grads = grad_fn(params, mb_carry, mb, ent_coef, mb_key)
                 updates, opt_state = self.tx.update(grads, opt_state, params)
                 params = optax.apply_updates(params, updates)
                 metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
@@ -709,7 +813,7 @@ class Trainer:
             # Unrolled on purpose: XLA:CPU runs convolution gradients inside a while loop
             # about 8x slower than the same ops unrolled (measured: 8 minibatches of a
             # 16 x 128 rollout take 40 s in a scan and 4 s unrolled).
-            return jax.lax.scan(minibatch, (params, opt_state), order, unroll=True)
+            return jax.lax.scan(minibatch, (params, opt_state), (order, mb_keys), unroll=True)
 
         key, k_perm = jax.random.split(ts.key)
         (params, opt_state), metrics = jax.lax.scan(

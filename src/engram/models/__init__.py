@@ -9,8 +9,11 @@ from engram.models.agent import (
     split_logits,
 )
 from engram.models.encoders import AtariCNN, VectorEncoder
+from engram.models.memo import FullContextTransformerMemory, MemoMemory
 from engram.models.memory import (
+    DECODER_MEMORIES,
     MEMORY_MODELS,
+    DecoderMemorySettings,
     GRUMemory,
     LSTMMemory,
     NoMemory,
@@ -20,7 +23,11 @@ from engram.models.memory import (
 from engram.models.transformer_xl import TransformerXLMemory
 
 __all__ = [
+    "DECODER_MEMORIES",
     "MEMORY_MODELS",
+    "DecoderMemorySettings",
+    "FullContextTransformerMemory",
+    "MemoMemory",
     "ActorCritic",
     "AtariCNN",
     "GRUMemory",

@@ -8,7 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from engram.models.encoders import AtariCNN, ObservationDecoder, VectorEncoder
-from engram.models.memory import TransformerXLSettings, initial_carry, make_memory
+from engram.models.memory import (
+    DecoderMemorySettings,
+    TransformerXLSettings,
+    initial_carry,
+    make_memory,
+)
 
 
 class Trunk(nn.Module):
@@ -25,12 +30,13 @@ class Trunk(nn.Module):
     hidden: int = 512
     encoder_kind: str = "cnn"
     trxl: TransformerXLSettings | None = None
+    attention: DecoderMemorySettings | None = None
 
     def setup(self):
         if self.encoder_kind not in ("cnn", "mlp"):
             raise ValueError(f"encoder_kind: got {self.encoder_kind!r}, expected 'cnn' or 'mlp'")
         self.encoder = AtariCNN() if self.encoder_kind == "cnn" else VectorEncoder()
-        self.mem = make_memory(self.memory, self.memory_hidden, self.trxl)
+        self.mem = make_memory(self.memory, self.memory_hidden, self.trxl, self.attention)
         self.body = nn.Dense(self.hidden, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))
 
     def _features(self, obs):
@@ -62,7 +68,8 @@ class ActorCritic(nn.Module):
     Attributes:
         action_dims: categories of each action component, e.g. ``(4,)`` for Discrete(4),
             ``(3, 3)`` for MultiDiscrete([3, 3]).
-        memory: ``"gru"``, ``"lstm"``, ``"trxl"`` (Transformer-XL) or ``"none"``.
+        memory: ``"gru"``, ``"lstm"``, ``"trxl"`` (Transformer-XL), ``"fct"`` (full-context
+            transformer), ``"memo"``, ``"rmt"`` or ``"none"``.
         memory_hidden: hidden size of the recurrent memory.
         hidden: units of the post-memory layer.
         shared: one body for policy and value (the paper's) or one each.
@@ -73,6 +80,8 @@ class ActorCritic(nn.Module):
         encoder: ``"cnn"`` for image observations, ``"mlp"`` for vector ones (see
             :func:`encoder_for`).
         trxl: the architecture of the ``"trxl"`` memory (default: the paper's 3 x 384).
+        attention: the architecture of the ``"fct"``, ``"memo"`` and ``"rmt"`` memories
+            (default: the Memo paper's 4 x 256).
     """
 
     action_dims: tuple[int, ...]
@@ -84,9 +93,17 @@ class ActorCritic(nn.Module):
     ground_truth_dims: int = 0
     encoder: str = "cnn"
     trxl: TransformerXLSettings | None = None
+    attention: DecoderMemorySettings | None = None
 
     def setup(self):
-        body = (self.memory, self.memory_hidden, self.hidden, self.encoder, self.trxl)
+        body = (
+            self.memory,
+            self.memory_hidden,
+            self.hidden,
+            self.encoder,
+            self.trxl,
+            self.attention,
+        )
         self.trunk = Trunk(*body)
         if not self.shared:
             self.critic_trunk = Trunk(*body)
@@ -101,7 +118,7 @@ class ActorCritic(nn.Module):
     def initial_carry(self, batch_size: int):
         """The empty memory for ``batch_size`` environments (needs no parameters: call it on
         the unbound module)."""
-        one = initial_carry(self.memory, self.memory_hidden, batch_size, self.trxl)
+        one = initial_carry(self.memory, self.memory_hidden, batch_size, self.trxl, self.attention)
         return one if self.shared else (one, one)
 
     def _run(self, carry, obs, resets, method: str, aux: bool = False):

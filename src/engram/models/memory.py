@@ -20,6 +20,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from engram.models.memo import (
+    FullContextTransformerMemory,
+    MemoMemory,
+    fct_initial_carry,
+    memo_initial_carry,
+)
 from engram.models.transformer_xl import TransformerXLMemory, transformer_xl_initial_carry
 
 
@@ -146,7 +152,13 @@ MEMORY_MODELS = {
     "lstm": LSTMMemory,
     "none": NoMemory,
     "trxl": TransformerXLMemory,
+    "fct": FullContextTransformerMemory,
+    "memo": MemoMemory,
+    "rmt": MemoMemory,
 }
+
+#: The memories built on the LLaMA-style decoder of the Memo paper (engram.models.memo).
+DECODER_MEMORIES = ("fct", "memo", "rmt")
 
 
 @dataclass(frozen=True)
@@ -163,9 +175,50 @@ class TransformerXLSettings:
     gated: bool = False
 
 
-def make_memory(name: str, hidden: int, trxl: TransformerXLSettings | None = None) -> nn.Module:
+@dataclass(frozen=True)
+class DecoderMemorySettings:
+    """Architecture of the ``fct``, ``memo`` and ``rmt`` memories (hashable, so it can be a
+    module attribute). Defaults: the Memo paper's ExtObjNav network (``reference/memo.md``
+    section 2): 4 layers, width 256, 8 heads, MLP 1024, segments of 256 steps, 32 summary
+    tokens. Fields as :class:`engram.models.memo.MemoMemory`'s; ``max_context`` is the
+    memory episode (trial) length the caches cover before they drop their oldest entries."""
+
+    num_layers: int = 4
+    width: int = 256
+    num_heads: int = 8
+    mlp_hidden: int = 1024
+    max_context: int = 4096
+    segment_length: int = 256
+    summary_length: int = 32
+    segment_jitter: float = 0.0
+
+    def decoder_fields(self) -> dict:
+        return dict(
+            num_layers=self.num_layers,
+            width=self.width,
+            num_heads=self.num_heads,
+            mlp_hidden=self.mlp_hidden,
+            max_context=self.max_context,
+        )
+
+    def memo_fields(self) -> dict:
+        return dict(
+            self.decoder_fields(),
+            segment_length=self.segment_length,
+            summary_length=self.summary_length,
+            segment_jitter=self.segment_jitter,
+        )
+
+
+def make_memory(
+    name: str,
+    hidden: int,
+    trxl: TransformerXLSettings | None = None,
+    decoder: DecoderMemorySettings | None = None,
+) -> nn.Module:
     """Build a memory model by name; ``hidden`` sizes the recurrent ones, ``trxl`` (default
-    :class:`TransformerXLSettings`) the transformer.
+    :class:`TransformerXLSettings`) the Transformer-XL, ``decoder`` (default
+    :class:`DecoderMemorySettings`) the full-context transformer, Memo and RMT.
 
     Raises:
         ValueError: for an unknown ``name`` (lists the known ones).
@@ -176,16 +229,39 @@ def make_memory(name: str, hidden: int, trxl: TransformerXLSettings | None = Non
         return NoMemory()
     if name == "trxl":
         return TransformerXLMemory(**dataclasses.asdict(trxl or TransformerXLSettings()))
+    d = decoder or DecoderMemorySettings()
+    if name == "fct":
+        return FullContextTransformerMemory(**d.decoder_fields())
+    if name in ("memo", "rmt"):
+        return MemoMemory(**d.memo_fields(), accumulate=name == "memo")
     return MEMORY_MODELS[name](hidden)
 
 
 def initial_carry(
-    name: str, hidden: int, batch_size: int, trxl: TransformerXLSettings | None = None
+    name: str,
+    hidden: int,
+    batch_size: int,
+    trxl: TransformerXLSettings | None = None,
+    decoder: DecoderMemorySettings | None = None,
 ):
     """The empty memory of model ``name`` without building the module (no parameters
-    needed), equal to ``make_memory(name, hidden, trxl).initial_carry(batch_size)`` (checked
-    by a test). Building a module here is not possible: ActorCritic calls this from inside
-    its own methods, where flax forbids creating unbound submodules."""
+    needed), equal to ``make_memory(name, hidden, trxl, decoder).initial_carry(batch_size)``
+    (checked by a test). Building a module here is not possible: ActorCritic calls this from
+    inside its own methods, where flax forbids creating unbound submodules."""
+    d = decoder or DecoderMemorySettings()
+    if name == "fct":
+        return fct_initial_carry(batch_size, d.num_layers, d.width, d.max_context)
+    if name in ("memo", "rmt"):
+        return memo_initial_carry(
+            batch_size,
+            d.num_layers,
+            d.width,
+            d.segment_length,
+            d.summary_length,
+            d.max_context,
+            accumulate=name == "memo",
+            segment_jitter=d.segment_jitter,
+        )
     if name == "gru":
         return jnp.zeros((batch_size, hidden), jnp.float32)
     if name == "lstm":

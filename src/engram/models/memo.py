@@ -1,0 +1,661 @@
+"""Attention memories of the Memo paper (Gupta et al., "Training Memory-Efficient Embodied
+Agents with Reinforcement Learning", NeurIPS 2025, arXiv 2510.19732; ``reference/memo.md``):
+the full-context transformer baseline (FCT), Memo (periodic summary tokens, accumulated) and
+RMT (Memo keeping only the newest summaries), all on the LLaMA-style decoder of
+:mod:`engram.models.decoder` (defaults: 4 layers, 8 heads, width 256, MLP 1024).
+
+Every model follows the memory-model protocol of :mod:`engram.models.memory`:
+
+* ``initial_carry(batch_size)`` -> the empty memory (also :func:`fct_initial_carry` and
+  :func:`memo_initial_carry`, which need no module);
+* ``step(carry, x, reset) -> (carry, y)`` with ``x`` ``(B, F)``, ``reset`` bool ``(B,)``
+  (clears the memory *before* ``x`` is read) and ``y`` float32 ``(B, width)``;
+* ``sequence(carry, xs, resets) -> (carry, ys)`` with time-major ``xs`` ``(T, B, F)``,
+  ``resets`` ``(T, B)`` and ``ys`` ``(T, B, width)``, equal to ``T`` calls of ``step``.
+
+The input ``x`` is projected to the width by a dense layer with bias (the Memo code's
+``feats_proj``); ``y`` is the final-RMSNormed last-layer output (the caller's dense layers and
+heads come after). A reset marks a trial start: nothing from before it is ever attended. All
+carries have fixed shapes (``jit``/``vmap``/``lax.scan`` work on them) and hold per layer
+keys (already rotated at their positions) and values, ``L = num_layers``, ``W = width``.
+
+Full-context transformer (:class:`FullContextTransformerMemory`)
+    Step ``t`` of a memory episode (``t = 0`` at the reset) attends, in every layer, to the
+    keys/values of all steps ``0 .. t`` of the episode, kept in a cache of ``max_context``
+    steps (set it to the trial length). Positions: RoPE over ``t``. This simplifies the
+    paper's FCT, which adds a learned embedding of the step index *within the current
+    environment episode* and applies RoPE over the *episode index within the trial*, plus a
+    trainable "sink" key (``reference/memo.md`` §2.2): the protocol sees only resets (trial
+    starts), not the episode boundaries inside a trial, so those positions are not available
+    here. Past ``max_context`` steps the cache is a ring: the oldest step is dropped (FIFO)
+    and positions are not re-indexed, which is the paper's streaming FCT (§6, a window of
+    6000 steps) with window ``max_context``. Carry (:class:`FCTCarry`): ``keys``, ``values``
+    float32 ``(B, L, max_context, W)``, ``positions`` int32 ``(B, max_context)`` (the step
+    index held by each slot, ``-1`` empty), ``step`` int32 ``(B,)``. ``sequence`` is one
+    parallel pass per chunk (keys: the cache then the chunk, under a mask of same episode,
+    causal, within ``max_context``), memory ``O(T * (max_context + T))`` per head and layer.
+
+Memo (:class:`MemoMemory`, ``accumulate=True``)
+    Observations are grouped into segments of ``segment_length`` steps. A step attends to the
+    key/value cache of all summary tokens made so far in the memory episode and to the earlier
+    steps of its own segment (and itself); never to raw steps of an already summarised
+    segment. At the last step of a segment (after that step's own output is computed):
+
+    1. ``summary_length`` learned summary query embeddings (normal(0, 0.02) init, the same
+       for every segment) run through the stack, attending to all summary keys/values, the
+       whole segment and, causally, each other; their final-RMSNormed outputs are the new
+       summary vectors;
+    2. these vectors are fed back as input embeddings and *re-encoded* through all layers,
+       attending only to the earlier summaries' keys/values and causally to each other; the
+       keys/values of this pass are appended to the summary cache (``reference/memo.md`` §2.3
+       and §8 item 6: the ablation that caches the query pass's keys/values instead
+       "performs poorly");
+    3. the segment cache is emptied.
+
+    The attended context is thus at most ``n * summary_length + segment_length`` tokens after
+    ``n`` segments (:func:`attended_tokens`). Positions (RoPE) follow the paper's rollout code
+    (§2.3-2.4, §8 item 3, "RoPE over [summaries, segment]"): with ``n`` summary sets made,
+    summary set ``k`` holds positions ``k * summary_length + j``, the ``i``-th step of the
+    current segment has position ``n * summary_length + i`` and the summary queries the
+    positions following the segment's last step. This equals the paper's training forward,
+    which prefixes all summary vectors to each segment with positions ``0, 1, ...``.
+    The summary cache holds ``max_context // segment_length`` sets (enough for a trial of
+    ``max_context`` steps); if more are made, the oldest set is dropped (FIFO) and positions
+    keep counting (not re-indexed), i.e. the paper's streaming Memo (§6: 24 sets + the
+    segment) with a window of ``max_context // segment_length`` sets.
+
+RMT (:class:`MemoMemory`, ``accumulate=False``)
+    The same, but only the newest summary set is kept: it is re-encoded at positions
+    ``0 .. summary_length - 1`` with no earlier context and the segment follows at
+    ``summary_length + i`` (the paper's RMT baseline, §2.6, which prefixes only the newest
+    summaries).
+
+Memo/RMT carry (:class:`MemoCarry`): ``summary_keys``, ``summary_values`` float32
+``(B, L, S * summary_length, W)`` with ``S`` summary sets (``S = 1`` for RMT), ``segment_keys``,
+``segment_values`` float32 ``(B, L, C, W)`` with ``C = segment_length`` (more with
+``segment_jitter``), ``num_summaries`` int32 ``(B,)`` (sets made in the memory episode,
+dropped ones included) and ``segment_count`` int32 ``(B,)`` (steps in the current segment).
+Cache slots past these counts hold stale values that are masked out (never attended).
+
+How ``sequence`` is computed for Memo/RMT: a ``lax.scan`` of the single-step function (the
+summary passes run under a ``lax.cond`` taken when any environment ends a segment). This is
+exact (the same code as ``step``), handles segment boundaries and resets at any step of every
+environment, and lets gradients flow through every summary of the chunk (the paper's full
+backpropagation through summaries). The cost: ``T`` sequential single-token passes, each
+attending over the whole fixed-size cache (``S * summary_length + C`` slots), plus, per
+segment boundary, a pass of ``summary_length`` queries and one of the re-encoding; for
+gradients, ``lax.scan`` keeps each step's carry, i.e. ``T`` copies of the cache. A parallel
+form (all steps of a segment at once, segments in sequence) would be faster for long chunks
+but has to handle per-environment segment phases and resets.
+
+Segment-length randomisation (``segment_jitter``, paper §2.3: ``0.2``, i.e. uniform in
+``[205, 307]`` for 256): when ``segment_jitter > 0`` and ``sequence`` is applied with a
+``"segments"`` RNG (``model.apply(..., rngs={"segments": key})``), one segment length is
+drawn uniformly from the integers in ``[ceil(l (1 - j)), floor(l (1 + j))]`` for the whole
+call, as in the paper's learning forward; ``step``, and ``sequence`` without that RNG, use
+``segment_length`` (the paper's rollouts and KV refresh do). The segment cache then holds
+``floor(l (1 + j))`` steps and the summary cache ``max_context // ceil(l (1 - j))`` sets.
+A carry made with one length and continued with another summarises as soon as its segment
+reaches the length in use. The default is ``0`` (off), so the default sizes are the paper's.
+
+Not done: a separate ``stream_window`` option. The cache sizes are the streaming windows
+(FCT: ``max_context`` steps; Memo: ``max_context // segment_length`` summary sets), and the
+parameters do not depend on ``max_context``, so an evaluation model with a different window
+can run the learned parameters. Also left out: the paper's stochastic depth and FCT's sink
+key (see :mod:`engram.models.decoder` and above).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engram.models.decoder import (
+    DecoderSpec,
+    causal_mask,
+    check_decoder_config,
+    decoder_stack,
+    init_decoder_params,
+)
+
+# ----------------------------------------------------------------------------------------
+# Carries, configuration checks, sizes.
+
+
+class FCTCarry(NamedTuple):
+    """The memory of :class:`FullContextTransformerMemory` (``N = max_context``).
+
+    Attributes:
+        keys: float32 ``(B, L, N, W)``, every layer's rotated keys of the cached steps.
+        values: float32 ``(B, L, N, W)``, their values.
+        positions: int32 ``(B, N)``, the episode step index held by each slot, ``-1`` empty;
+            step ``t`` lives in slot ``t % N``.
+        step: int32 ``(B,)``, the episode step index of the next step.
+    """
+
+    keys: jax.Array
+    values: jax.Array
+    positions: jax.Array
+    step: jax.Array
+
+
+class MemoCarry(NamedTuple):
+    """The memory of :class:`MemoMemory` (``S`` summary sets, segment capacity ``C``).
+
+    Attributes:
+        summary_keys: float32 ``(B, L, S * summary_length, W)``, rotated keys of the
+            re-encoded summary tokens; set ``k`` is in slots ``(k % S) * summary_length ..``
+            (RMT: ``S = 1``, the newest set).
+        summary_values: float32, same shape, their values.
+        segment_keys: float32 ``(B, L, C, W)``, keys of the current segment's steps in order.
+        segment_values: float32, same shape, their values.
+        num_summaries: int32 ``(B,)``, summary sets made since the last reset.
+        segment_count: int32 ``(B,)``, steps in the current segment.
+    """
+
+    summary_keys: jax.Array
+    summary_values: jax.Array
+    segment_keys: jax.Array
+    segment_values: jax.Array
+    num_summaries: jax.Array
+    segment_count: jax.Array
+
+
+def segment_length_range(segment_length: int, segment_jitter: float = 0.0) -> tuple[int, int]:
+    """Shortest and longest segment length with randomisation ``segment_jitter``:
+    ``(ceil(l (1 - j)), floor(l (1 + j)))``; ``(l, l)`` without it. The paper's ``l = 256``,
+    ``j = 0.2`` gives ``(205, 307)``."""
+    lo = math.ceil(segment_length * (1.0 - segment_jitter) - 1e-9)
+    hi = math.floor(segment_length * (1.0 + segment_jitter) + 1e-9)
+    return lo, hi
+
+
+def memo_cache_sizes(
+    segment_length: int,
+    summary_length: int,
+    max_context: int,
+    accumulate: bool = True,
+    segment_jitter: float = 0.0,
+) -> tuple[int, int]:
+    """``(S, C)``: summary sets kept (``max_context // shortest segment``; 1 for RMT) and the
+    segment cache's capacity in steps (the longest segment)."""
+    lo, hi = segment_length_range(segment_length, segment_jitter)
+    return (max_context // lo if accumulate else 1), hi
+
+
+def check_fct_config(
+    num_layers: int,
+    width: int,
+    num_heads: int,
+    mlp_hidden: int,
+    max_context: int,
+    activation: str = "silu",
+):
+    """Raise ``ValueError`` naming the field for a full-context transformer that cannot be
+    built (the decoder's checks and ``max_context >= 1``)."""
+    check_decoder_config(num_layers, width, num_heads, mlp_hidden, activation)
+    if max_context < 1:
+        raise ValueError(f"fct: max_context must be >= 1, got {max_context}")
+
+
+def check_memo_config(
+    num_layers: int,
+    width: int,
+    num_heads: int,
+    mlp_hidden: int,
+    segment_length: int,
+    summary_length: int,
+    max_context: int,
+    segment_jitter: float = 0.0,
+    activation: str = "silu",
+):
+    """Raise ``ValueError`` naming the field for a Memo/RMT configuration that cannot run or
+    would not compress: the decoder's checks, a non-positive ``segment_length``,
+    ``summary_length`` or ``max_context``, ``summary_length >= segment_length``,
+    ``segment_jitter`` outside ``[0, 1)``, or a (longest) segment longer than ``max_context``.
+    """
+    check_decoder_config(num_layers, width, num_heads, mlp_hidden, activation)
+    for name, value in (
+        ("segment_length", segment_length),
+        ("summary_length", summary_length),
+        ("max_context", max_context),
+    ):
+        if value < 1:
+            raise ValueError(f"memo: {name} must be >= 1, got {value}")
+    if summary_length >= segment_length:
+        raise ValueError(
+            f"memo: summary_length={summary_length} must be < segment_length="
+            f"{segment_length} (summaries must compress a segment)"
+        )
+    if not 0.0 <= segment_jitter < 1.0:
+        raise ValueError(f"memo: segment_jitter must be in [0, 1), got {segment_jitter}")
+    longest = segment_length_range(segment_length, segment_jitter)[1]
+    if longest > max_context:
+        raise ValueError(
+            f"memo: max_context={max_context} is shorter than a segment (segment_length="
+            f"{segment_length}, longest with segment_jitter={segment_jitter}: {longest})"
+        )
+
+
+def fct_initial_carry(batch_size: int, num_layers: int, width: int, max_context: int) -> FCTCarry:
+    """The empty memory without building the module, equal to
+    ``FullContextTransformerMemory(...).initial_carry(batch_size)``."""
+    zeros = jnp.zeros((batch_size, num_layers, max_context, width), jnp.float32)
+    return FCTCarry(
+        keys=zeros,
+        values=zeros,
+        positions=jnp.full((batch_size, max_context), -1, jnp.int32),
+        step=jnp.zeros((batch_size,), jnp.int32),
+    )
+
+
+def memo_initial_carry(
+    batch_size: int,
+    num_layers: int,
+    width: int,
+    segment_length: int,
+    summary_length: int,
+    max_context: int,
+    accumulate: bool = True,
+    segment_jitter: float = 0.0,
+) -> MemoCarry:
+    """The empty memory without building the module, equal to
+    ``MemoMemory(...).initial_carry(batch_size)`` with the same fields."""
+    sets, capacity = memo_cache_sizes(
+        segment_length, summary_length, max_context, accumulate, segment_jitter
+    )
+    summary = jnp.zeros((batch_size, num_layers, sets * summary_length, width), jnp.float32)
+    segment = jnp.zeros((batch_size, num_layers, capacity, width), jnp.float32)
+    zero = jnp.zeros((batch_size,), jnp.int32)
+    return MemoCarry(summary, summary, segment, segment, zero, zero)
+
+
+def fct_carry_bytes(num_layers: int, width: int, max_context: int) -> int:
+    """Bytes of the FCT carry per environment: keys and values, ``2 * L * max_context * W``
+    float32, plus ``max_context`` int32 positions and one int32 step counter."""
+    return 4 * (2 * num_layers * max_context * width + max_context + 1)
+
+
+def memo_carry_bytes(
+    num_layers: int,
+    width: int,
+    segment_length: int,
+    summary_length: int,
+    max_context: int,
+    accumulate: bool = True,
+    segment_jitter: float = 0.0,
+) -> int:
+    """Bytes of the Memo/RMT carry per environment: keys and values of ``S * summary_length``
+    summary tokens and ``C`` segment steps in every layer (``S, C`` from
+    :func:`memo_cache_sizes`), float32, plus two int32 counters."""
+    sets, capacity = memo_cache_sizes(
+        segment_length, summary_length, max_context, accumulate, segment_jitter
+    )
+    return 4 * (2 * num_layers * (sets * summary_length + capacity) * width + 2)
+
+
+def attended_tokens(
+    model: str,
+    steps,
+    max_context: int,
+    segment_length: int = 256,
+    summary_length: int = 32,
+):
+    """Keys each layer attends to at step number ``steps`` of a memory episode (1-based:
+    ``steps`` steps so far, the current one included; an int or an integer array).
+
+    * ``"fct"``: ``min(steps, max_context)``;
+    * ``"memo"``: ``min(n, S) * summary_length + i`` with ``n = (steps - 1) //
+      segment_length`` finished segments, ``i = steps - n * segment_length`` steps of the
+      current segment and ``S = max_context // segment_length`` kept summary sets;
+    * ``"rmt"``: ``min(n, 1) * summary_length + i``.
+
+    For fixed segments (no ``segment_jitter``). The paper's defaults at 32,000 steps (trial
+    length ``max_context = 32768``): FCT 32,000, Memo ``124 * 32 + 256 = 4224``, about 7.6x
+    fewer (the paper's "8x fewer tokens in context").
+
+    Raises:
+        ValueError: for an unknown ``model``.
+    """
+    steps = np.asarray(steps)
+    if model == "fct":
+        return np.minimum(steps, max_context)
+    n = (steps - 1) // segment_length
+    i = steps - n * segment_length
+    if model == "memo":
+        return np.minimum(n, max_context // segment_length) * summary_length + i
+    if model == "rmt":
+        return np.minimum(n, 1) * summary_length + i
+    raise ValueError(f"attended_tokens: model must be 'fct', 'memo' or 'rmt', got {model!r}")
+
+
+# ----------------------------------------------------------------------------------------
+# Full-context transformer.
+
+
+class FullContextTransformerMemory(nn.Module):
+    """The Memo paper's full-context transformer baseline (FCT): every step attends to all
+    earlier steps since the last reset through a key/value cache of ``max_context`` steps per
+    layer (a FIFO window past that); details in the module docstring.
+
+    Shapes: ``step`` maps ``x`` ``(B, F)`` and ``reset`` bool ``(B,)`` to ``y`` float32
+    ``(B, width)``; ``sequence`` maps ``xs`` ``(T, B, F)``, ``resets`` ``(T, B)`` to ``ys``
+    ``(T, B, width)``. Carry: :class:`FCTCarry`.
+
+    Attributes:
+        num_layers, width, num_heads, mlp_hidden, activation: the decoder
+            (:class:`engram.models.decoder.DecoderSpec`; Memo paper: 4, 256, 8, 1024).
+        max_context: cached steps per environment; set it to the trial length (Memo paper:
+            4096 in training).
+
+    Raises:
+        ValueError: in ``setup``, naming the field (:func:`check_fct_config`).
+    """
+
+    num_layers: int = 4
+    width: int = 256
+    num_heads: int = 8
+    mlp_hidden: int = 1024
+    max_context: int = 4096
+    activation: str = "silu"
+
+    def setup(self):
+        check_fct_config(
+            self.num_layers,
+            self.width,
+            self.num_heads,
+            self.mlp_hidden,
+            self.max_context,
+            self.activation,
+        )
+        self.spec = DecoderSpec(
+            self.num_layers, self.width, self.num_heads, self.mlp_hidden, self.activation
+        )
+        self.embed = nn.Dense(self.width, name="embed")
+        self.decoder = self.param("decoder", init_decoder_params, self.spec)
+
+    def initial_carry(self, batch_size: int) -> FCTCarry:
+        return fct_initial_carry(batch_size, self.num_layers, self.width, self.max_context)
+
+    def sequence(self, carry: FCTCarry, xs, resets):
+        n = self.max_context
+        t_len = xs.shape[0]
+        resets = jnp.asarray(resets, bool).T  # (B, T), batch-major from here on
+        time = jnp.arange(t_len, dtype=jnp.int32)
+        # Episode step index of each step; the latest reset at or before it restarts at 0.
+        last_reset = jax.lax.cummax(jnp.where(resets, time, -1), axis=1)
+        q_pos = jnp.where(last_reset >= 0, time - last_reset, carry.step[:, None] + time)
+        # Episode number within the chunk: 0 is the one the carry belongs to.
+        q_ep = jnp.cumsum(resets, axis=1, dtype=jnp.int32)
+        k_pos = carry.positions[:, None, :]  # (B, 1, N)
+        cache_mask = (q_ep[:, :, None] == 0) & (k_pos >= 0) & (q_pos[:, :, None] - k_pos < n)
+        lag = time[:, None] - time[None, :]  # query time - key time
+        self_mask = (q_ep[:, :, None] == q_ep[:, None, :]) & (lag >= 0) & (lag < n)
+
+        h = self.embed(jnp.swapaxes(xs, 0, 1).astype(jnp.float32))  # (B, T, W)
+        out, keys, values = decoder_stack(
+            self.decoder,
+            self.spec,
+            h,
+            q_pos,
+            [(carry.keys, carry.values, cache_mask)],
+            self_mask,
+        )
+
+        # New carry: the last min(N, episode length) steps of the episode still ongoing, step
+        # t in slot t % N (distinct slots, so the scatter is deterministic).
+        end = q_pos[:, -1] + 1
+        final_ep = q_ep[:, -1:]
+        keep = (final_ep == 0) & (carry.positions >= 0) & (carry.positions >= end[:, None] - n)
+        write = (q_ep == final_ep) & (q_pos >= end[:, None] - n)
+        slots = jnp.where(write, q_pos % n, n)  # n: out of range, dropped
+
+        def scatter(cache, new, slot):  # (L, N, W) <- (L, T, W) at slots (T,)
+            return cache.at[:, slot].set(new, mode="drop")
+
+        kept = keep[:, None, :, None]
+        new_carry = FCTCarry(
+            keys=jax.vmap(scatter)(jnp.where(kept, carry.keys, 0.0), keys, slots),
+            values=jax.vmap(scatter)(jnp.where(kept, carry.values, 0.0), values, slots),
+            positions=jax.vmap(lambda c, p, s: c.at[s].set(p, mode="drop"))(
+                jnp.where(keep, carry.positions, -1), q_pos, slots
+            ),
+            step=end,
+        )
+        return new_carry, jnp.swapaxes(out, 0, 1)
+
+    def step(self, carry: FCTCarry, x, reset):
+        carry, ys = self.sequence(carry, x[None], reset[None])
+        return carry, ys[0]
+
+    def __call__(self, carry, xs, resets):
+        return self.sequence(carry, xs, resets)
+
+
+# ----------------------------------------------------------------------------------------
+# Memo and RMT.
+
+
+@dataclass(frozen=True)
+class _MemoLayout:
+    """Static sizes of the Memo caches: ``sets`` (``S``), ``capacity`` (``C``)."""
+
+    summary_length: int
+    sets: int
+    capacity: int
+    accumulate: bool
+
+
+def _write(cache: jax.Array, new: jax.Array, start: jax.Array) -> jax.Array:
+    """Per environment, write ``new`` ``(B, L, Q, W)`` into ``cache`` ``(B, L, K, W)`` at
+    token slots ``start .. start + Q - 1`` (``start`` int ``(B,)``)."""
+
+    def one(c, n, s):
+        return jax.lax.dynamic_update_slice(c, n, (0, s, 0))
+
+    return jax.vmap(one)(cache, new, start)
+
+
+def _summary_valid(lay: _MemoLayout, num_summaries: jax.Array) -> jax.Array:
+    """Bool ``(B, S * summary_length)``: the summary slots holding a kept set."""
+    slot_set = jnp.arange(lay.sets * lay.summary_length) // lay.summary_length
+    return slot_set[None, :] < jnp.minimum(num_summaries, lay.sets)[:, None]
+
+
+def _segment_base(lay: _MemoLayout, num_summaries: jax.Array) -> jax.Array:
+    """Position of the first step of the current segment: the summary tokens before it."""
+    if lay.accumulate:
+        return num_summaries * lay.summary_length
+    return jnp.minimum(num_summaries, 1) * lay.summary_length
+
+
+def _summarize(params, queries, spec: DecoderSpec, lay: _MemoLayout, carry: MemoCarry, due):
+    """Make a summary set for the environments with ``due`` (bool ``(B,)``), whose segment
+    cache holds a whole segment: summary queries -> summary vectors -> re-encoded keys/values
+    appended to the summary cache; their segment is emptied. Other environments keep their
+    carry."""
+    ls = lay.summary_length
+    b = carry.num_summaries.shape[0]
+    n, count = carry.num_summaries, carry.segment_count
+    summary_valid = _summary_valid(lay, n)
+    segment_valid = jnp.arange(lay.capacity)[None, :] < count[:, None]
+    causal = causal_mask(ls)
+    offsets = jnp.arange(ls, dtype=jnp.int32)
+
+    # 1. Summary queries after the segment's last step.
+    q_pos = (_segment_base(lay, n) + count)[:, None] + offsets
+    summaries, _, _ = decoder_stack(
+        params,
+        spec,
+        jnp.broadcast_to(queries, (b,) + queries.shape),
+        q_pos,
+        [
+            (carry.summary_keys, carry.summary_values, summary_valid[:, None]),
+            (carry.segment_keys, carry.segment_values, segment_valid[:, None]),
+        ],
+        causal,
+    )
+    # 2. Re-encode the summary vectors as inputs, seeing only earlier summaries.
+    if lay.accumulate:
+        r_pos = (n * ls)[:, None] + offsets
+        context = [(carry.summary_keys, carry.summary_values, summary_valid[:, None])]
+        slot = (n % lay.sets) * ls
+    else:
+        r_pos = jnp.broadcast_to(offsets, (b, ls))
+        context = []
+        slot = jnp.zeros_like(n)
+    _, keys, values = decoder_stack(params, spec, summaries, r_pos, context, causal)
+    done = MemoCarry(
+        summary_keys=_write(carry.summary_keys, keys, slot),
+        summary_values=_write(carry.summary_values, values, slot),
+        segment_keys=carry.segment_keys,
+        segment_values=carry.segment_values,
+        num_summaries=n + 1,
+        segment_count=jnp.zeros_like(count),
+    )
+
+    def pick(a, c):
+        return jnp.where(due.reshape((-1,) + (1,) * (a.ndim - 1)), a, c)
+
+    return jax.tree.map(pick, done, carry)
+
+
+def _memo_step(params, queries, spec, lay, seg_len, carry: MemoCarry, embedded, reset):
+    """One step of Memo/RMT on embedded inputs ``(B, W)``; ``seg_len`` the segment length in
+    use (int scalar, may be traced). Returns ``(carry, y (B, W))``."""
+    n = jnp.where(reset, 0, carry.num_summaries)
+    count = jnp.where(reset, 0, carry.segment_count)
+    summary_valid = _summary_valid(lay, n)
+    segment_valid = jnp.arange(lay.capacity)[None, :] < count[:, None]
+    out, keys, values = decoder_stack(
+        params,
+        spec,
+        embedded[:, None],
+        (_segment_base(lay, n) + count)[:, None],
+        [
+            (carry.summary_keys, carry.summary_values, summary_valid[:, None]),
+            (carry.segment_keys, carry.segment_values, segment_valid[:, None]),
+        ],
+        jnp.ones((1, 1, 1), bool),
+    )
+    carry = MemoCarry(
+        summary_keys=carry.summary_keys,
+        summary_values=carry.summary_values,
+        segment_keys=_write(carry.segment_keys, keys, count),
+        segment_values=_write(carry.segment_values, values, count),
+        num_summaries=n,
+        segment_count=count + 1,
+    )
+    due = carry.segment_count >= seg_len
+    summarize = functools.partial(_summarize, params, queries, spec, lay)
+    carry = jax.lax.cond(jnp.any(due), summarize, lambda c, _: c, carry, due)
+    return carry, out[:, 0]
+
+
+class MemoMemory(nn.Module):
+    """Memo (``accumulate=True``) or RMT (``accumulate=False``): a transformer that attends to
+    summary tokens of earlier segments plus its current segment; details in the module
+    docstring.
+
+    Shapes: ``step`` maps ``x`` ``(B, F)`` and ``reset`` bool ``(B,)`` to ``y`` float32
+    ``(B, width)``; ``sequence`` maps ``xs`` ``(T, B, F)``, ``resets`` ``(T, B)`` to ``ys``
+    ``(T, B, width)`` (a ``lax.scan`` of ``step``). Carry: :class:`MemoCarry`.
+
+    Attributes:
+        num_layers, width, num_heads, mlp_hidden, activation: the decoder
+            (:class:`engram.models.decoder.DecoderSpec`; Memo paper: 4, 256, 8, 1024).
+        segment_length: steps per segment (Memo paper, ExtObjNav: 256).
+        summary_length: summary tokens per segment (Memo paper: 32; compression 8x).
+        max_context: steps of a memory episode the summary cache covers without dropping a
+            set: it keeps ``max_context // segment_length`` sets (Memo paper: 4096 in
+            training, 32k in evaluation).
+        accumulate: keep all summary sets (Memo) or only the newest (RMT).
+        segment_jitter: segment-length randomisation in ``sequence`` with a ``"segments"``
+            RNG (paper: 0.2; default 0, off).
+
+    Raises:
+        ValueError: in ``setup``, naming the field (:func:`check_memo_config`).
+    """
+
+    num_layers: int = 4
+    width: int = 256
+    num_heads: int = 8
+    mlp_hidden: int = 1024
+    segment_length: int = 256
+    summary_length: int = 32
+    max_context: int = 4096
+    accumulate: bool = True
+    segment_jitter: float = 0.0
+    activation: str = "silu"
+
+    def setup(self):
+        check_memo_config(
+            self.num_layers,
+            self.width,
+            self.num_heads,
+            self.mlp_hidden,
+            self.segment_length,
+            self.summary_length,
+            self.max_context,
+            self.segment_jitter,
+            self.activation,
+        )
+        self.spec = DecoderSpec(
+            self.num_layers, self.width, self.num_heads, self.mlp_hidden, self.activation
+        )
+        sets, capacity = memo_cache_sizes(
+            self.segment_length,
+            self.summary_length,
+            self.max_context,
+            self.accumulate,
+            self.segment_jitter,
+        )
+        self.layout = _MemoLayout(self.summary_length, sets, capacity, self.accumulate)
+        self.embed = nn.Dense(self.width, name="embed")
+        self.decoder = self.param("decoder", init_decoder_params, self.spec)
+        self.summary_queries = self.param(
+            "summary_queries", nn.initializers.normal(0.02), (self.summary_length, self.width)
+        )
+
+    def initial_carry(self, batch_size: int) -> MemoCarry:
+        return memo_initial_carry(
+            batch_size,
+            self.num_layers,
+            self.width,
+            self.segment_length,
+            self.summary_length,
+            self.max_context,
+            self.accumulate,
+            self.segment_jitter,
+        )
+
+    def _step_fn(self, seg_len):
+        return functools.partial(
+            _memo_step, self.decoder, self.summary_queries, self.spec, self.layout, seg_len
+        )
+
+    def sequence(self, carry: MemoCarry, xs, resets):
+        seg_len = jnp.int32(self.segment_length)
+        if self.segment_jitter > 0 and self.has_rng("segments"):
+            lo, hi = segment_length_range(self.segment_length, self.segment_jitter)
+            seg_len = jax.random.randint(self.make_rng("segments"), (), lo, hi + 1, jnp.int32)
+        embedded = self.embed(jnp.asarray(xs, jnp.float32))  # (T, B, W) in one product
+        one = self._step_fn(seg_len)
+        return jax.lax.scan(
+            lambda c, inp: one(c, *inp), carry, (embedded, jnp.asarray(resets, bool))
+        )
+
+    def step(self, carry: MemoCarry, x, reset):
+        embedded = self.embed(jnp.asarray(x, jnp.float32))
+        seg_len = jnp.int32(self.segment_length)
+        return self._step_fn(seg_len)(carry, embedded, jnp.asarray(reset, bool))
+
+    def __call__(self, carry, xs, resets):
+        return self.sequence(carry, xs, resets)
