@@ -247,10 +247,11 @@ def check_memo_config(
 def fct_initial_carry(batch_size: int, num_layers: int, width: int, max_context: int) -> FCTCarry:
     """The empty memory without building the module, equal to
     ``FullContextTransformerMemory(...).initial_carry(batch_size)``."""
-    zeros = jnp.zeros((batch_size, num_layers, max_context, width), jnp.float32)
+    shape = (batch_size, num_layers, max_context, width)
+    # Two buffers, not one array twice: a carry may be donated to a jitted step.
     return FCTCarry(
-        keys=zeros,
-        values=zeros,
+        keys=jnp.zeros(shape, jnp.float32),
+        values=jnp.zeros(shape, jnp.float32),
         positions=jnp.full((batch_size, max_context), -1, jnp.int32),
         step=jnp.zeros((batch_size,), jnp.int32),
     )
@@ -271,10 +272,17 @@ def memo_initial_carry(
     sets, capacity = memo_cache_sizes(
         segment_length, summary_length, max_context, accumulate, segment_jitter
     )
-    summary = jnp.zeros((batch_size, num_layers, sets * summary_length, width), jnp.float32)
-    segment = jnp.zeros((batch_size, num_layers, capacity, width), jnp.float32)
-    zero = jnp.zeros((batch_size,), jnp.int32)
-    return MemoCarry(summary, summary, segment, segment, zero, zero)
+    summary = (batch_size, num_layers, sets * summary_length, width)
+    segment = (batch_size, num_layers, capacity, width)
+    # Separate buffers for every field: a carry may be donated to a jitted step.
+    return MemoCarry(
+        summary_keys=jnp.zeros(summary, jnp.float32),
+        summary_values=jnp.zeros(summary, jnp.float32),
+        segment_keys=jnp.zeros(segment, jnp.float32),
+        segment_values=jnp.zeros(segment, jnp.float32),
+        num_summaries=jnp.zeros((batch_size,), jnp.int32),
+        segment_count=jnp.zeros((batch_size,), jnp.int32),
+    )
 
 
 def fct_carry_bytes(num_layers: int, width: int, max_context: int) -> int:
@@ -420,10 +428,11 @@ class FullContextTransformerMemory(nn.Module):
         def scatter(cache, new, slot):  # (L, N, W) <- (L, T, W) at slots (T,)
             return cache.at[:, slot].set(new, mode="drop")
 
-        kept = keep[:, None, :, None]
+        # Slots that are not kept only get position -1: their stale keys and values are
+        # masked out, so the (large) caches are not rewritten at every step.
         new_carry = FCTCarry(
-            keys=jax.vmap(scatter)(jnp.where(kept, carry.keys, 0.0), keys, slots),
-            values=jax.vmap(scatter)(jnp.where(kept, carry.values, 0.0), values, slots),
+            keys=jax.vmap(scatter)(carry.keys, keys, slots),
+            values=jax.vmap(scatter)(carry.values, values, slots),
             positions=jax.vmap(lambda c, p, s: c.at[s].set(p, mode="drop"))(
                 jnp.where(keep, carry.positions, -1), q_pos, slots
             ),
