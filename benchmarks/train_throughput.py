@@ -11,6 +11,8 @@ Usage::
     python benchmarks/train_throughput.py             # defaults: MM-Grid and MM, gru/trxl/none
     python benchmarks/train_throughput.py --envs MortarMayhem-v0 --agents gru none lstm \\
         --num-envs 32 --num-steps 512 --updates 5               # the paper's rollout (GPU)
+    python benchmarks/train_throughput.py --envs MortarMayhem-v0 --agents gru trxl \
+        --num-envs 32 --num-steps 512 --updates 0               # its memory, compiled only
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ from engram.train import TrainConfig, Trainer, peak_device_memory
 
 def measure(config: TrainConfig, updates: int) -> dict:
     """Compile seconds (ahead of time, plus the first update), steady steps/s of ``updates``
-    updates after the first, and memory figures."""
+    updates after the first, and memory figures. ``updates=0``: compile only (memory
+    figures of a configuration too slow to run here, e.g. the paper's rollout on a CPU)."""
     trainer = Trainer(config)
     ts = trainer.init(jax.random.key(config.seed))
     start = time.perf_counter()
     update = trainer.update.lower(ts).compile()
-    ts, m = update(ts)
-    jax.block_until_ready(m["loss"])
+    if updates:
+        ts, m = update(ts)
+        jax.block_until_ready(m["loss"])
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(updates):
         ts, m = update(ts)
-    jax.block_until_ready(m["loss"])
+    if updates:
+        jax.block_until_ready(m["loss"])
     seconds = time.perf_counter() - start
     steps = updates * config.num_envs * config.num_steps
     # XLA's buffer assignment of the compiled update: everything it holds at once (train
@@ -53,7 +58,7 @@ def measure(config: TrainConfig, updates: int) -> dict:
         )
     return {
         "compile_s": compile_s,
-        "sps": steps / seconds,
+        "sps": steps / seconds if updates else None,
         "seconds": seconds,
         "state_bytes": trainer.memory_state_bytes(),
         "program_bytes": program,
@@ -67,14 +72,19 @@ def main() -> None:
     parser.add_argument("--agents", nargs="*", default=["gru", "trxl", "none"])
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--num-steps", type=int, default=128)
-    parser.add_argument("--updates", type=int, default=3, help="timed updates after the first")
+    parser.add_argument(
+        "--updates",
+        type=int,
+        default=3,
+        help="timed updates after the first; 0: compile only (memory figures, no speed)",
+    )
     args = parser.parse_args()
     device = jax.devices()[0]
     print(f"device: {device.platform.upper()} ({device.device_kind}), jax {jax.__version__}")
     print(
         f"rollout {args.num_envs} envs x {args.num_steps} steps, 3 epochs x 8 minibatches, "
-        "paper network (Atari CNN; GRU 512 or TrXL with the paper's blocks and window; "
-        "dense 512)"
+        "paper network (Atari CNN; GRU 512, TrXL with the paper's blocks and window, or "
+        "fct/memo/rmt with the Memo paper's decoder; dense 512)"
     )
     print(
         "state KiB/env: the agent's memory state per environment; update GiB: XLA's buffers "
@@ -103,8 +113,9 @@ def main() -> None:
                 peak = "n/a" if r["peak"] is None else f"{r['peak'] / 2**30:.2f}"
                 prog = r["program_bytes"]
                 prog = "n/a" if prog is None else f"{prog / 2**30:.2f}"
+                sps = "n/a" if r["sps"] is None else f"{r['sps']:,.0f}"
                 print(
-                    f"| {env_id:<24} | {agent:<5} | {r['compile_s']:>9.1f} | {r['sps']:>9,.0f} "
+                    f"| {env_id:<24} | {agent:<5} | {r['compile_s']:>9.1f} | {sps:>9} "
                     f"| {r['state_bytes'] / 1024:>13,.1f} | {prog:>10} | {peak:>8} |",
                     flush=True,
                 )
