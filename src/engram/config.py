@@ -1,0 +1,412 @@
+"""The configuration of ``engram train``: :class:`TrainConfig`, one dataclass parsed by tyro,
+with the Memory Gym paper's defaults, per-environment defaults (Transformer-XL window, Memo
+segment sizes) and the checks that reject bad values before anything is compiled."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import jax
+
+import engram
+from engram.core.params import parse_options, resolve
+from engram.models import DECODER_MEMORIES, DecoderMemorySettings, TransformerXLSettings
+from engram.models.memo import segment_length_range
+from engram.presets import trxl_defaults
+
+# CleanRL's PPO-TrXL benchmark on Memory Gym normalises advantages for MM-Grid only
+# (reference section 5.1); the paper's neroRL runs never do.
+_NORMALIZE_ADVANTAGES_BY_DEFAULT = frozenset({"MortarMayhem-Grid-v0"})
+
+
+@dataclass
+class TrainConfig:
+    """PPO with a memory agent on one environment id.
+
+    PPO and network defaults are the Memory Gym paper's (reference section 5.1): gamma
+    0.995, lambda 0.95, clip 0.1, 3 epochs, 8 minibatches, value coefficient 0.5, gradient
+    norm 0.25, learning rate 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6 annealed linearly over
+    10,000 updates, Atari CNN + GRU 512 + dense 512; advantages are normalised only on
+    MortarMayhem-Grid-v0, as in CleanRL's Memory Gym benchmark. The rollout (16 envs x 128
+    steps) and the budget (100,000 steps) are far smaller than the paper's (32 x 512,
+    163.8 M steps on the grid tasks) so that the default run finishes on a CPU: about 11
+    minutes on 2 cores (160 steps/s). It shows learning starting (the return of
+    MortarMayhem-Grid-v0 doubles that of a random policy), not the paper's results.
+    """
+
+    env: str = "MortarMayhem-Grid-v0"
+    """Environment id (see ``engram.registered_ids()``)."""
+    env_options: tuple[str, ...] = ()
+    """Reset parameters of the environment as name=value (the original's names), e.g.
+    ``show_origin=False``."""
+    agent: Literal["gru", "lstm", "trxl", "fct", "memo", "rmt", "none"] = "gru"
+    """Memory model: a GRU (the paper's), an LSTM, Transformer-XL (the paper's episodic
+    sliding-window transformer), the Memo paper's full-context transformer (fct), Memo
+    (accumulated summary tokens), RMT (only the newest summary tokens), or none
+    (memory-less baseline)."""
+    total_steps: int = 100_000
+    """Environment steps to train for (rounded down to whole updates)."""
+    num_envs: int = 16
+    """Environments stepped in parallel (the paper: 32 workers)."""
+    num_steps: int = 128
+    """Steps per environment per rollout (the paper: 512)."""
+    num_epochs: int = 3
+    """Passes over each rollout."""
+    num_minibatches: int = 8
+    """Minibatches per epoch; each holds num_envs / num_minibatches whole sequences."""
+    gamma: float = 0.995
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip: float = 0.1
+    """PPO clip range (also clips the value update)."""
+    vf_coef: float = 0.5
+    """Value-loss coefficient."""
+    max_grad_norm: float = 0.25
+    """Global gradient-norm clip."""
+    lr: float = 2.75e-4
+    """Initial learning rate (Adam)."""
+    final_lr: float = 1e-5
+    """Learning rate after ``anneal_updates`` updates."""
+    ent_coef: float = 1e-4
+    """Initial entropy coefficient."""
+    final_ent_coef: float = 1e-6
+    """Entropy coefficient after ``anneal_updates`` updates."""
+    anneal_updates: int = 10_000
+    """Updates over which learning rate and entropy coefficient decay linearly."""
+    normalize_advantages: bool | None = None
+    """Normalise advantages per minibatch. Default (None): on for MortarMayhem-Grid-v0, as
+    CleanRL's Memory Gym benchmark does, off elsewhere, as in the paper."""
+    memory_hidden: int = 512
+    """Hidden size of the recurrent memory (GRU or LSTM)."""
+    hidden: int = 512
+    """Units of the post-memory layer."""
+    trxl_num_layers: int | None = None
+    """Transformer-XL blocks (default: the paper's, 3; 2 on MysteryPath-Grid-v0)."""
+    trxl_dim: int | None = None
+    """Transformer-XL embedding width (default: the paper's, 384; 256 on MysteryPath-Grid-v0)."""
+    trxl_num_heads: int = 4
+    """Transformer-XL attention heads; must divide trxl_dim."""
+    trxl_memory_length: int | None = None
+    """Transformer-XL window in steps, the current one included (default: the paper's per
+    environment, e.g. 275 on MortarMayhem-v0, 119 on MortarMayhem-Grid-v0, 256 on the endless
+    ids; elsewhere the whole episode up to 256). At most the environment's episode cap."""
+    trxl_positional_encoding: bool | None = None
+    """Add the absolute sinusoidal encoding of episode positions to the memory (default: the
+    paper's, on; off on MysteryPath-Grid-v0)."""
+    trxl_query_positional_encoding: bool = False
+    """Add the positional encoding to the query too (the paper's "QPos" variants)."""
+    trxl_gated: bool = False
+    """GTrXL gating instead of residual connections (the paper's ablation)."""
+    decoder_num_layers: int = 4
+    """fct/memo/rmt: decoder layers (the Memo paper: 4)."""
+    decoder_width: int = 256
+    """fct/memo/rmt: model width (the Memo paper: 256)."""
+    decoder_num_heads: int = 8
+    """fct/memo/rmt: attention heads; must divide decoder_width into an even head size."""
+    decoder_mlp_hidden: int = 1024
+    """fct/memo/rmt: hidden units of the gated MLP (the Memo paper: 1024)."""
+    max_context: int | None = None
+    """fct/memo/rmt: steps of a memory episode (a trial on trial tasks, else an episode) the
+    caches hold before dropping their oldest entries. Default: the trial length on trial
+    tasks, else the episode cap, else 4096 (the Memo paper's training trials)."""
+    segment_length: int | None = None
+    """memo/rmt: steps summarised at a time. Default: the Memo paper's 256, or a quarter of
+    max_context where max_context is under 1024 steps."""
+    summary_length: int | None = None
+    """memo/rmt: summary tokens written per segment; fewer than segment_length. Default:
+    segment_length / 8 (the Memo paper's 32 for 256)."""
+    segment_jitter: float = 0.2
+    """memo/rmt: in learning, the segment length is drawn uniformly within +-this fraction
+    of segment_length for every forward pass (the Memo paper: 0.2); acting uses the fixed
+    length."""
+    shared_body: bool = True
+    """One encoder-memory body for policy and value (the paper's), or one each."""
+    obs_reconstruction: float = 0.0
+    """Coefficient of the observation-reconstruction auxiliary loss, a transposed-CNN
+    decoder on the memory output (the paper's "+ Obs. Rec." uses 0.1); 0: off."""
+    ground_truth_estimation: float = 0.0
+    """Coefficient of the ground-truth-estimation auxiliary loss, a head predicting
+    info["ground_truth"] (endless ids only; the paper's "+ GT" uses 0.1); 0: off."""
+    seed: int = 0
+    """Seed of parameters, environments and actions."""
+    num_seeds: int = 1
+    """Train this many independent seeds (seed, seed+1, ...) in one program with vmap;
+    seed k gives the run that --seed seed+k alone gives."""
+    devices: int | None = None
+    """Shard the environment batch across this many devices of the default backend
+    (parameters replicated); default all of them. Must divide num_envs."""
+    distributed: bool = False
+    """Call jax.distributed.initialize() first (a run launched on several hosts)."""
+    run_dir: str = "runs"
+    """Folder that receives one sub-folder per run."""
+    run_name: str | None = None
+    """Name of this run's folder (default: env__agent__seed__time)."""
+    checkpoint_every: int = 10
+    """Write a checkpoint every this many updates (and always at the end); 0: only at the end."""
+    eval_levels: int = 50
+    """Level seeds of the final evaluation, none used in training (the paper: 50)."""
+    eval_repetitions: int = 3
+    """Episodes per evaluation level (the paper: 3)."""
+    eval_deterministic: bool = False
+    """Evaluate with the most likely action instead of sampling."""
+    eval_every: int = 0
+    """Also evaluate every this many updates (logged as eval/*); 0: only at the end."""
+    track: bool = False
+    """Log to Weights & Biases as well (TensorBoard events are synced; needs wandb)."""
+    wandb_project: str = "engram"
+    """Weights & Biases project of --track."""
+    wandb_entity: str | None = None
+    """Weights & Biases entity (team or user) of --track; default your own."""
+    config: str | None = None
+    """Read the defaults of every option from this JSON file (e.g. a run's config.json),
+    or ``paper`` for the Memory Gym paper's configuration of --env; options given on the
+    command line override it."""
+    resume: str | None = None
+    """Continue the run in this folder from its last checkpoint, with the configuration
+    saved there (no other option may be given)."""
+
+    #: Fields that say how to start, not what to train: not saved with a run.
+    LAUNCH_FIELDS = ("config", "resume")
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "configuration") -> TrainConfig:
+        """Build a config from a dict such as a run's ``config.json``.
+
+        Raises:
+            ValueError: naming the unknown keys (e.g. a file of another program).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown option(s) {unknown}; known: {sorted(names)}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a config from a JSON file (a run's ``config.json`` or one written by hand).
+
+        Raises:
+            ValueError: the file is missing, not JSON, or has unknown keys.
+        """
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"config: {path} does not exist") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config: {path} is not valid JSON ({e})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config: {path} must hold a JSON object of options")
+        if "env_options" in values:  # JSON has lists where the dataclass has tuples
+            values["env_options"] = tuple(values["env_options"])
+        return cls.from_dict(values, source=f"config {path}")
+
+    def resolved(self) -> dict:
+        """The configuration a run saves: per-environment defaults filled in, launch
+        fields (``config``, ``resume``) left out."""
+        out = dataclasses.asdict(self)
+        out["normalize_advantages"] = self.advantage_normalization
+        if self.agent == "trxl":
+            for name, value in dataclasses.asdict(self.trxl_settings()).items():
+                out[f"trxl_{name}"] = value
+        if self.agent in DECODER_MEMORIES:
+            d = self.decoder_settings()
+            out.update(
+                max_context=d.max_context,
+                segment_length=d.segment_length,
+                summary_length=d.summary_length,
+            )
+        for name in self.LAUNCH_FIELDS:
+            out.pop(name)
+        out["env_options"] = list(self.env_options)
+        return out
+
+    def validate(self) -> None:
+        """Check every field before anything is compiled.
+
+        Raises:
+            ValueError: naming the field, the value and what is allowed.
+        """
+        # An unknown id, reset parameter or value raises here, before any compilation.
+        resolve(engram.reset_parameters(self.env), parse_options(self.env_options))
+        for name in (
+            "total_steps",
+            "num_envs",
+            "num_steps",
+            "num_epochs",
+            "num_minibatches",
+            "memory_hidden",
+            "hidden",
+            "anneal_updates",
+            "eval_levels",
+            "eval_repetitions",
+            "num_seeds",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        if self.num_envs % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches: got {self.num_minibatches}, must divide num_envs "
+                f"({self.num_envs}) because minibatches are whole environment sequences"
+            )
+        if self.total_steps < self.num_envs * self.num_steps:
+            raise ValueError(
+                f"total_steps: got {self.total_steps}, must be at least one rollout "
+                f"(num_envs x num_steps = {self.num_envs * self.num_steps})"
+            )
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be in [0, 1]")
+        for name in ("clip", "lr", "final_lr", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
+        available = len(jax.devices())
+        if self.devices is not None and not 1 <= self.devices <= available:
+            raise ValueError(
+                f"devices: got {self.devices}, this machine has {available} "
+                f"{jax.default_backend().upper()} device(s)"
+            )
+        if self.num_envs % self.num_devices:
+            raise ValueError(
+                f"num_envs: got {self.num_envs}, must be a multiple of the {self.num_devices} "
+                "devices the environment batch is sharded across (see --devices)"
+            )
+        if self.track and importlib.util.find_spec("wandb") is None:
+            raise ValueError(
+                'track: Weights & Biases is not installed: pip install "engram[track]"'
+            )
+        for name in (
+            "checkpoint_every",
+            "eval_every",
+            "obs_reconstruction",
+            "ground_truth_estimation",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
+        if self.agent == "trxl":
+            self._validate_trxl()
+        if self.agent in DECODER_MEMORIES:
+            self._validate_decoder()
+
+    def episode_cap(self) -> int | None:
+        """The environment's longest possible episode with ``env_options`` (None: unbounded)."""
+        values = resolve(engram.reset_parameters(self.env), parse_options(self.env_options))
+        env, _ = engram.make(self.env, **parse_options(self.env_options))
+        return env.episode_cap(values)
+
+    def trxl_settings(self) -> TransformerXLSettings:
+        """The Transformer-XL architecture: the ``trxl_*`` fields, the paper's per-environment
+        defaults (:func:`engram.presets.trxl_defaults`) where a field is None."""
+        defaults = trxl_defaults(self.env, self.episode_cap())
+        pick = {
+            name: defaults[name]
+            if getattr(self, f"trxl_{name}") is None
+            else getattr(self, f"trxl_{name}")
+            for name in defaults
+        }
+        return TransformerXLSettings(
+            num_heads=self.trxl_num_heads,
+            query_positional_encoding=self.trxl_query_positional_encoding,
+            gated=self.trxl_gated,
+            **pick,
+        )
+
+    def _validate_trxl(self) -> None:
+        for name in ("trxl_num_layers", "trxl_dim", "trxl_num_heads", "trxl_memory_length"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        t = self.trxl_settings()
+        if t.dim % t.num_heads:
+            raise ValueError(f"trxl_num_heads: got {t.num_heads}, must divide trxl_dim ({t.dim})")
+        cap = self.episode_cap()
+        if cap is not None and t.memory_length > cap:
+            raise ValueError(
+                f"trxl_memory_length: got {t.memory_length}, longer than the longest episode "
+                f"of {self.env} ({cap} steps); use at most {cap}"
+            )
+
+    def memory_episode_length(self) -> int | None:
+        """Steps between two memory resets at most: the trial length of a trial task, else
+        the episode cap (None: unbounded)."""
+        env, params = engram.make(self.env, **parse_options(self.env_options))
+        if env.trials:
+            return int(params.trial_length)
+        return self.episode_cap()
+
+    def decoder_settings(self) -> DecoderMemorySettings:
+        """The fct/memo/rmt architecture: the ``decoder_*`` fields and ``max_context``,
+        ``segment_length``, ``summary_length`` with their defaults resolved."""
+        context = self.max_context or self.memory_episode_length() or 4096
+        segment = self.segment_length or (256 if context >= 1024 else max(2, context // 4))
+        summary = self.summary_length or max(1, segment // 8)
+        return DecoderMemorySettings(
+            num_layers=self.decoder_num_layers,
+            width=self.decoder_width,
+            num_heads=self.decoder_num_heads,
+            mlp_hidden=self.decoder_mlp_hidden,
+            max_context=context,
+            segment_length=segment,
+            summary_length=summary,
+            segment_jitter=self.segment_jitter if self.agent in ("memo", "rmt") else 0.0,
+        )
+
+    def _validate_decoder(self) -> None:
+        for name in (
+            "decoder_num_layers",
+            "decoder_width",
+            "decoder_num_heads",
+            "decoder_mlp_hidden",
+            "max_context",
+            "segment_length",
+            "summary_length",
+        ):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        d = self.decoder_settings()
+        if d.width % d.num_heads or (d.width // d.num_heads) % 2:
+            raise ValueError(
+                f"decoder_num_heads: got {d.num_heads}, must divide decoder_width "
+                f"({d.width}) into an even head size (rotary embeddings rotate pairs)"
+            )
+        if self.agent == "fct":
+            return
+        if d.summary_length >= d.segment_length:
+            raise ValueError(
+                f"summary_length: got {d.summary_length}, must be shorter than "
+                f"segment_length ({d.segment_length}): summaries compress a segment"
+            )
+        if not 0.0 <= self.segment_jitter < 1.0:
+            raise ValueError(f"segment_jitter: got {self.segment_jitter}, must be in [0, 1)")
+        longest = segment_length_range(d.segment_length, d.segment_jitter)[1]
+        if longest > d.max_context:
+            what = "trial" if self.max_context is None else "max_context"
+            raise ValueError(
+                f"segment_length: got {d.segment_length} (up to {longest} steps with "
+                f"segment_jitter {self.segment_jitter}), longer than the {what} "
+                f"({d.max_context} steps)"
+            )
+
+    @property
+    def advantage_normalization(self) -> bool:
+        """``normalize_advantages`` with the per-environment default resolved."""
+        if self.normalize_advantages is None:
+            return self.env in _NORMALIZE_ADVANTAGES_BY_DEFAULT
+        return self.normalize_advantages
+
+    @property
+    def num_devices(self) -> int:
+        """Devices the environment batch is sharded across."""
+        return self.devices or len(jax.devices())
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // (self.num_envs * self.num_steps)
