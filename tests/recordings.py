@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,3 +75,38 @@ def load(env_id: str) -> list[Episode]:
             )
         )
     return episodes
+
+
+def replay(env_id, start, action=None, ground_truth=None, carry_over=False):
+    """Replay every recorded episode of ``env_id`` in engram; yields ``(episode, outputs)``
+    with one ``(obs, reward, terminated, truncated, info)`` per recorded step (the first is
+    the reset's, with reward 0).
+
+    Args:
+        start: ``start(env, episode) -> dict``, the ``reset_to`` arguments of the episode.
+        action: ``action(env, recorded) -> action`` (default: the recorded one as is).
+        ground_truth: ``ground_truth(env, state)``, ``info["ground_truth"]`` after the reset
+            of an endless variant (the original reports it from the first step).
+        carry_over: continue from the previous episode's state through
+            ``env.carry_over`` (one instance of the original played all episodes).
+    """
+    import engram  # here, so that loading recordings needs no JAX
+
+    env, params = engram.make(env_id)
+    step = jax.jit(env.step)
+    key = jax.random.key(0)
+    previous = None
+    for episode in load(env_id):
+        obs, state = env.reset_to(params, **start(env, episode))
+        if carry_over and previous is not None:
+            state = env.carry_over(previous, state)
+        info0 = {}
+        if env.variant.endless and ground_truth is not None:
+            info0 = {"ground_truth": np.asarray(ground_truth(env, state))}
+        out = [(obs, 0.0, False, False, info0)]
+        for a in episode.actions[1:]:
+            a = a if action is None else action(env, a)
+            obs, state, r, term, trunc, info = step(key, state, jnp.asarray(a), params)
+            out.append((obs, float(r), bool(term), bool(trunc), jax.device_get(info)))
+        previous = state
+        yield episode, out

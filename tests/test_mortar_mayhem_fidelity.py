@@ -7,13 +7,10 @@ rewards, terminations, the info values and the frames against the recording.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-from recordings import available_ids, load
-
-import engram
+import recordings
+from recordings import available_ids
 
 MM_IDS = [i for i in available_ids("MortarMayhem")]
 pytestmark = pytest.mark.skipif(
@@ -42,24 +39,13 @@ def initial_values(episode, final_state):
 
 def replay(env_id):
     """Yield (episode, our per-step outputs) for every recorded episode of ``env_id``."""
-    env, params = engram.make(env_id)
-    step = jax.jit(env.step)
-    key = jax.random.key(0)
-    previous = None
-    for episode in load(env_id):
-        kw = initial_values(episode, episode.states[-1])
-        obs, state = env.reset_to(params, **kw)
-        if previous is not None:
-            # One instance played all episodes: carry what the original keeps.
-            state = env.carry_over(previous, state)
-        info0 = {"ground_truth": np.asarray(state.target) / 5.0} if env.variant.endless else {}
-        out = [(obs, 0.0, False, False, info0)]
-        for a in episode.actions[1:]:
-            action = jnp.asarray(a[0] if env.variant.grid else a)
-            obs, state, r, term, trunc, info = step(key, state, action, params)
-            out.append((obs, float(r), bool(term), bool(trunc), jax.device_get(info)))
-        previous = state
-        yield episode, out
+    return recordings.replay(
+        env_id,
+        start=lambda env, episode: initial_values(episode, episode.states[-1]),
+        action=lambda env, a: a[0] if env.variant.grid else a,
+        ground_truth=lambda env, state: np.asarray(state.target) / 5.0,
+        carry_over=True,
+    )
 
 
 def _image(obs):

@@ -8,13 +8,10 @@ check rewards, terminations, the info values and the frames against the recordin
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-from recordings import available_ids, load
-
-import engram
+import recordings
+from recordings import available_ids
 
 MP_IDS = [i for i in available_ids("MysteryPath")]
 pytestmark = pytest.mark.skipif(
@@ -40,18 +37,12 @@ def initial_values(env, episode):
 
 def replay(env_id):
     """Yield (episode, our per-step outputs) for every recorded episode of ``env_id``."""
-    env, params = engram.make(env_id)
-    step = jax.jit(env.step)
-    key = jax.random.key(0)
-    for episode in load(env_id):
-        obs, state = env.reset_to(params, **initial_values(env, episode))
-        info0 = {"ground_truth": np.asarray(state.ground_truth)} if env.variant.endless else {}
-        out = [(obs, 0.0, False, False, info0)]
-        for a in episode.actions[1:]:
-            action = jnp.asarray(a if a.shape[0] == 2 else a[0])
-            obs, state, r, term, trunc, info = step(key, state, action, params)
-            out.append((obs, float(r), bool(term), bool(trunc), jax.device_get(info)))
-        yield episode, out
+    return recordings.replay(
+        env_id,
+        start=initial_values,
+        action=lambda env, a: a if a.shape[0] == 2 else a[0],
+        ground_truth=lambda env, state: state.ground_truth,
+    )
 
 
 @pytest.mark.parametrize("env_id", MP_IDS)

@@ -8,13 +8,10 @@ terminations, the info values and the frames against the recording.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-from recordings import available_ids, load
-
-import engram
+import recordings
+from recordings import available_ids
 
 SS_IDS = available_ids("SearingSpotlights")
 pytestmark = pytest.mark.skipif(
@@ -56,21 +53,11 @@ def initial_values(episode, endless):
 
 def replay(env_id):
     """Yield (episode, our per-step outputs) for every recorded episode of ``env_id``."""
-    env, params = engram.make(env_id)
-    step = jax.jit(env.step)
-    key = jax.random.key(0)
-    endless = env.variant.endless
-    for episode in load(env_id):
-        kw = initial_values(episode, endless)
-        obs, state = env.reset_to(params, **kw)
-        info0 = {}
-        if endless:
-            info0 = {"ground_truth": np.asarray(env._ground_truth(state))}
-        out = [(obs, 0.0, False, False, info0)]
-        for a in episode.actions[1:]:
-            obs, state, r, term, trunc, info = step(key, state, jnp.asarray(a), params)
-            out.append((obs, float(r), bool(term), bool(trunc), jax.device_get(info)))
-        yield episode, out
+    return recordings.replay(
+        env_id,
+        start=lambda env, episode: initial_values(episode, env.variant.endless),
+        ground_truth=lambda env, state: env._ground_truth(state),
+    )
 
 
 @pytest.mark.parametrize("env_id", SS_IDS)
