@@ -5,8 +5,8 @@ memory-less agent cannot do better than chance (half the episodes). The Transfor
 agent must learn the same from its attention window.
 
 In-context learning on Dark-Key-To-Door: within a trial the key and the door stay where they
-are, so an agent with memory finds them faster in later episodes than in the first one,
-while a memory-less agent scores the same in every episode."""
+are, so an agent with memory (GRU, Memo) finds them faster in later episodes than in the
+first one, while a memory-less agent scores the same in every episode."""
 
 from __future__ import annotations
 
