@@ -21,9 +21,12 @@ import numpy as np
 from engram.train import TrainConfig, Trainer
 
 def run(devices):
+    # The T-maze's vector observations: an MLP compiles far faster than the CNN, and the
+    # sharding does not depend on the encoder.
     config = TrainConfig(
-        env="MortarMayhem-Grid-v0", num_envs=8, num_steps=8, num_minibatches=2,
-        num_epochs=1, total_steps=128, memory_hidden=8, hidden=8, devices=devices,
+        env="TMaze-v0", env_options=("corridor_length=4",), num_envs=8, num_steps=8,
+        num_minibatches=2, num_epochs=1, total_steps=128, memory_hidden=8, hidden=8,
+        devices=devices,
     )
     trainer = Trainer(config)
     ts = trainer.init(jax.random.key(0))
