@@ -98,11 +98,11 @@ call, as in the paper's learning forward; ``step``, and ``sequence`` without tha
 A carry made with one length and continued with another summarises as soon as its segment
 reaches the length in use. The default is ``0`` (off), so the default sizes are the paper's.
 
-Not done: a separate ``stream_window`` option. The cache sizes are the streaming windows
-(FCT: ``max_context`` steps; Memo: ``max_context // segment_length`` summary sets), and the
-parameters do not depend on ``max_context``, so an evaluation model with a different window
-can run the learned parameters. Also left out: the paper's stochastic depth and FCT's sink
-key (see :mod:`engram.models.decoder` and above).
+Streaming: the cache sizes are the streaming windows (FCT: ``max_context`` steps; Memo:
+``max_context // segment_length`` summary sets), and the parameters do not depend on
+``max_context``, so an evaluation model with another window runs the learned parameters
+(``engram eval --stream-window``, :func:`engram.eval.acting_trainer`). Left out: the paper's
+stochastic depth and FCT's sink key (see :mod:`engram.models.decoder` and above).
 """
 
 from __future__ import annotations
