@@ -84,7 +84,8 @@ environment, and lets gradients flow through every summary of the chunk (the pap
 backpropagation through summaries). The cost: ``T`` sequential single-token passes, each
 attending over the whole fixed-size cache (``S * summary_length + C`` slots), plus, per
 segment boundary, a pass of ``summary_length`` queries and one of the re-encoding; for
-gradients, ``lax.scan`` keeps each step's carry, i.e. ``T`` copies of the cache. A parallel
+gradients, the step is rematerialised (``jax.checkpoint``), so ``lax.scan`` keeps only
+each step's carry, i.e. ``T`` copies of the cache, and recomputes the rest. A parallel
 form (all steps of a segment at once, segments in sequence) would be faster for long chunks
 but has to handle per-environment segment phases and resets.
 
@@ -657,9 +658,12 @@ class MemoMemory(nn.Module):
             seg_len = jax.random.randint(self.make_rng("segments"), (), lo, hi + 1, jnp.int32)
         embedded = self.embed(jnp.asarray(xs, jnp.float32))  # (T, B, W) in one product
         one = self._step_fn(seg_len)
-        return jax.lax.scan(
-            lambda c, inp: one(c, *inp), carry, (embedded, jnp.asarray(resets, bool))
-        )
+        # Rematerialised: the backward pass recomputes each step from its carry instead of
+        # keeping every step's attention intermediates. Measured on a 1 x 64 decoder, 128
+        # steps x 8 environments: gradients 2.3x faster and 5x less temporary memory (the
+        # saved intermediates cost more memory traffic than the recomputation).
+        body = jax.checkpoint(lambda c, inp: one(c, *inp))
+        return jax.lax.scan(body, carry, (embedded, jnp.asarray(resets, bool)))
 
     def step(self, carry: MemoCarry, x, reset):
         embedded = self.embed(jnp.asarray(x, jnp.float32))
