@@ -564,7 +564,7 @@ def measure_row(
         step, or None) and ``peak_bytes`` (the device's peak so far, GPUs only, else None).
     """
     # Imported here: the trainer pulls in the environments, which --no-measure never needs.
-    from engram.train import peak_device_memory
+    from engram.train import peak_device_memory, program_bytes
 
     module = build_model(model, context, sizes)
     params = random_params(model, sizes, num_envs, seed)
@@ -604,15 +604,7 @@ def measure_row(
         seg = sizes.segment_length
         per_step = ((seg - 1) * step_s + summary_s) / seg
     del carry
-    mem = compiled.memory_analysis()
-    program = None
-    if mem is not None:
-        program = (
-            mem.argument_size_in_bytes
-            + mem.output_size_in_bytes
-            + mem.temp_size_in_bytes
-            - mem.alias_size_in_bytes
-        )
+    program = program_bytes(compiled)
     return {
         "compile_s": compile_s,
         "step_ms": 1e3 * step_s,

@@ -23,7 +23,7 @@ import time
 
 import jax
 
-from engram.train import TrainConfig, Trainer, peak_device_memory
+from engram.train import TrainConfig, Trainer, peak_device_memory, program_bytes
 
 
 def measure(config: TrainConfig, updates: int) -> dict:
@@ -47,15 +47,7 @@ def measure(config: TrainConfig, updates: int) -> dict:
     steps = updates * config.num_envs * config.num_steps
     # XLA's buffer assignment of the compiled update: everything it holds at once (train
     # state in and out, rollout, activations kept for the gradients, temporaries).
-    mem = update.memory_analysis()
-    program = None
-    if mem is not None:
-        program = (
-            mem.argument_size_in_bytes
-            + mem.output_size_in_bytes
-            + mem.temp_size_in_bytes
-            - mem.alias_size_in_bytes
-        )
+    program = program_bytes(update)
     return {
         "compile_s": compile_s,
         "sps": steps / seconds if updates else None,

@@ -748,6 +748,21 @@ def peak_device_memory() -> int | None:
     return int(peak) if peak is not None else None
 
 
+def program_bytes(compiled) -> int | None:
+    """Bytes XLA's buffer assignment holds at once for a compiled program (``jit(f).lower(
+    ...).compile()``): arguments + outputs + temporaries - donated (aliased) buffers; None
+    where the backend reports no memory analysis."""
+    mem = compiled.memory_analysis()
+    if mem is None:
+        return None
+    return int(
+        mem.argument_size_in_bytes
+        + mem.output_size_in_bytes
+        + mem.temp_size_in_bytes
+        - mem.alias_size_in_bytes
+    )
+
+
 def _log_update(writer, m: dict, step: int, sps: float, has_success: bool) -> None:
     """One update's metrics of one seed, under CleanRL's names."""
     if m.get("trials"):
