@@ -1,5 +1,11 @@
 """Raster primitives: JAX compositing agrees with the NumPy rasterisers, geometry facts of
-pygame's circles and lines hold, and the sprites match the recorded frames of the original."""
+pygame's circles and lines hold, and circles, rectangles, the agent sprites and Searing
+Spotlights' coin and exit are pixel-identical to pygame 2.4.0's own drawings
+(``tests/fixtures/pygame24_raster.npz``, from ``scripts/make_raster_fixtures.py``)."""
+
+import functools
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -12,12 +18,16 @@ from engram.render import (
     agent_sprites,
     blit,
     circle_table,
+    coin_masks,
     command_symbols,
     draw_circle,
     draw_line,
+    draw_rect,
+    exit_masks,
     filled_circle_mask,
     rotate,
 )
+from engram.render.blend import circle_outlines, rounded_top_rect
 
 TABLE = jnp.asarray(circle_table(40))
 _circle_jit = jax.jit(filled_circle_mask, static_argnums=0)
@@ -105,3 +115,143 @@ def test_sprite_shapes_and_colours():
     assert srgb.shape == (10, 31, 31, 3) and not smask[9].any()
     # right and left arrows are 180-degree turns of each other inside their 22-px square
     np.testing.assert_array_equal(smask[2][:22, :22], smask[0][:22, :22][::-1, ::-1])
+
+
+# ---------------------------------------------------------------------------------------
+# Pixel-exact against pygame 2.4.0's own drawings (scripts/make_raster_fixtures.py). Set
+# ENGRAM_RASTER_FIXTURE to a fixture made with --full to check every scale 0.05..2.00.
+
+FIXTURE = Path(
+    os.environ.get(
+        "ENGRAM_RASTER_FIXTURE", Path(__file__).parent / "fixtures" / "pygame24_raster.npz"
+    )
+)
+
+
+@functools.cache
+def _fixture() -> dict[str, list[tuple]]:
+    """``{group: [(params dict, mask bool (h, w), rgb uint8 (h, w, 3) or None), ...]}``
+    (layout: the docstring of scripts/make_raster_fixtures.py)."""
+    data = np.load(FIXTURE)
+    assert str(data["pygame_version"]) == "2.4.0"
+    out = {}
+    for g in ("circle", "rect", "agent", "coin", "exit"):
+        columns = [str(c) for c in data[f"{g}_columns"]]
+        shapes = data[f"{g}_shapes"]
+        sizes = shapes.prod(axis=1)
+        flat = np.unpackbits(data[f"{g}_mask"], count=int(sizes.sum())).astype(bool)
+        colours = data[f"{g}_rgb"] if f"{g}_rgb" in data else None
+        items, at, rgb_at = [], 0, 0
+        for params, (h, w) in zip(data[f"{g}_params"], shapes, strict=True):
+            mask = flat[at : at + h * w].reshape(h, w)
+            at += h * w
+            rgb = None
+            if colours is not None:
+                rgb = np.zeros((h, w, 3), np.uint8)
+                rgb[mask] = colours[rgb_at : rgb_at + mask.sum()]
+                rgb_at += mask.sum()
+            items.append((dict(zip(columns, params.tolist(), strict=True)), mask, rgb))
+        out[g] = items
+    return out
+
+
+def _mismatch(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
+    """A description of the first difference between two masks/images, None if equal."""
+    if got.shape != want.shape:
+        return f"{name}: shape {got.shape}, pygame {want.shape}"
+    if not np.array_equal(got, want):
+        diff = np.argwhere(got != want)
+        return f"{name}: {len(diff)} pixels differ, first at (y, x, ...) {tuple(diff[0])}"
+    return None
+
+
+def _check_all(failures: list) -> None:
+    assert not failures, f"{len(failures)} differ from pygame 2.4.0:\n" + "\n".join(failures[:20])
+
+
+def test_pygame24_circles():
+    failures = []
+    for p, want, _ in _fixture()["circle"]:
+        size = int(p["size"])
+        got = draw_circle(
+            np.zeros((size, size), bool), (p["cx"], p["cy"]), int(p["radius"]), int(p["width"])
+        )
+        failures.append(_mismatch(f"circle {p}", got, want))
+    _check_all([f for f in failures if f])
+    # the fixture holds every width 0..6 for radii 0..40, thin circles (width 1) included
+    widths = {int(p["width"]) for p, _, _ in _fixture()["circle"]}
+    assert widths == set(range(7))
+
+
+def test_pygame24_rects():
+    failures = []
+    for p, want, _ in _fixture()["rect"]:
+        got = draw_rect(
+            np.zeros(want.shape, bool),
+            (p["x"], p["y"], p["w"], p["h"]),
+            int(p["width"]),
+            int(p["radius"]),
+            *(int(p[k]) for k in ("tl", "tr", "bl", "br")),
+        )
+        failures.append(_mismatch(f"rect {p}", got, want))
+    _check_all([f for f in failures if f])
+
+
+def test_pygame24_agent_sprites():
+    by_scale = {}
+    for p, mask, rgb in _fixture()["agent"]:
+        by_scale.setdefault(p["scale"], []).append((int(p["index"]), mask, rgb))
+    failures = []
+    for scale, items in by_scale.items():
+        rgb, mask = agent_sprites(scale)
+        for i, want_mask, want_rgb in items:
+            failures.append(_mismatch(f"agent {scale} #{i} mask", mask[i], want_mask))
+            if failures[-1] is None:
+                failures.append(
+                    _mismatch(f"agent {scale} #{i} rgb", rgb[i] * mask[i, ..., None], want_rgb)
+                )
+    _check_all([f for f in failures if f])
+
+
+def test_pygame24_coins():
+    yellow, orange = np.array([255, 255, 0], np.uint8), np.array([255, 165, 0], np.uint8)
+    failures = []
+    for p, want_mask, want_rgb in _fixture()["coin"]:
+        fill, outline = coin_masks(p["scale"])
+        rgb = np.zeros(fill.shape + (3,), np.uint8)
+        rgb[fill] = yellow
+        rgb[outline] = orange
+        failures.append(_mismatch(f"coin {p} mask", fill | outline, want_mask))
+        failures.append(_mismatch(f"coin {p} rgb", rgb, want_rgb))
+    _check_all([f for f in failures if f])
+
+
+def test_pygame24_exits():
+    colours = {0.0: (55, 55, 55), 1.0: (48, 141, 70)}  # Exit.color_closed, .color_open
+    failures = []
+    for p, want_mask, want_rgb in _fixture()["exit"]:
+        shape, border = exit_masks(p["scale"])
+        rgb = np.zeros(shape.shape + (3,), np.uint8)
+        rgb[shape] = colours[p["open"]]
+        rgb[border] = 0
+        failures.append(_mismatch(f"exit {p} mask", shape | border, want_mask))
+        failures.append(_mismatch(f"exit {p} rgb", rgb, want_rgb))
+    _check_all([f for f in failures if f])
+    scales = {p["scale"] for p, _, _ in _fixture()["exit"]}
+    assert {round(0.3 + 0.01 * k, 2) for k in range(71)} <= scales
+
+
+def test_rounded_top_rect_is_the_exit_shape():
+    for scale in (0.3, 0.5, 0.63, 1.0):
+        shape, _ = exit_masks(scale)
+        n, k = int(20 * scale), int(10 * scale)
+        np.testing.assert_array_equal(rounded_top_rect(n, k), shape)
+
+
+def test_spotlight_outlines_are_pygames_thin_circles():
+    # Spotlight(has_border=True) draws pygame.draw.circle(..., radius, 1): the thin circle,
+    # which the fixture pins; circle_outlines builds the same pixels from the disc.
+    outlines = circle_outlines(40)
+    for r in range(1, 41):
+        thin = draw_circle(np.zeros((82, 82), bool), (41, 41), r, 1)
+        np.testing.assert_array_equal(outlines[r], thin, err_msg=f"radius {r}")

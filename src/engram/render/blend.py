@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engram.render.ops import circle_table
-from engram.render.raster import draw_circle
+from engram.render.raster import draw_circle, draw_rect
 
 
 def alpha_blend(dst: jax.Array, src: jax.Array, alpha: jax.Array) -> jax.Array:
@@ -53,25 +53,19 @@ def rounded_top_rect(size: int, radius: int) -> np.ndarray:
     """``pygame.draw.rect(surf, c, (0, 0, size, size), 0, 0, radius, radius, 0, 0)``: a
     square with rounded *top* corners. bool ``(size, size)``.
 
-    Each top corner is the corresponding quarter of pygame's filled circle of ``radius``
-    centred at ``(radius, radius)`` (left) and ``(size - radius, radius)`` (right).
-    Checked against pygame 2.4.0 for the sizes of exit_scale 0.5 to 0.75 (10 to 15 px;
-    Memory Gym's exit is 10 px with radius 5).
+    Drawn by :func:`engram.render.raster.draw_rect` (pygame 2.4.0's ``draw_round_rect``),
+    so it is exact for every size and radius; :func:`engram.render.sprites.exit_masks`
+    gives both of the exit's masks (shape and black border) for any ``exit_scale``.
     """
-    m = np.zeros((size, size), bool)
-    m[radius:, :] = True
-    left = draw_circle(np.zeros((size, size), bool), (radius, radius), radius)
-    right = draw_circle(np.zeros((size, size), bool), (size - radius, radius), radius)
-    cols = np.arange(size)
-    m[:radius] |= left[:radius] & (cols < radius)[None, :]
-    m[:radius] |= right[:radius] & (cols >= size - radius)[None, :]
-    m[:radius, radius : size - radius] |= (left | right)[:radius].any(axis=1)[:, None]
-    return m
+    return draw_rect(np.zeros((size, size), bool), (0, 0, size, size), 0, 0, radius, radius, 0, 0)
 
 
 def inner_border(mask: np.ndarray) -> np.ndarray:
     """The 1-px border of a shape: its pixels with a 4-neighbour outside it (or outside
-    the array). bool like ``mask``."""
+    the array). bool like ``mask``.
+
+    Not the exit's black border in general (that is ``pygame.draw.rect`` with width
+    ``int(2 * scale)``: use :func:`engram.render.sprites.exit_masks`)."""
     p = np.pad(mask, 1)
     interior = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     return mask & ~interior

@@ -10,12 +10,12 @@ import math
 
 import numpy as np
 
-from engram.render.raster import draw_circle, draw_line, paint, rotate
+from engram.render.raster import draw_circle, draw_line, draw_rect, paint, rotate
 
-# Colours of Memory Gym's CharacterController.
+# Colours of Memory Gym's CharacterController.create_character_sprites.
 BODY_COLOR = (250, 204, 153)
+HAND_COLOR = (250, 250, 250)
 HAND_OUTLINE_COLOR = (50, 50, 50)
-WHITE = (255, 255, 255)
 
 # Order of Mortar Mayhem's ``Command.COMMANDS``; index 9 is the blank symbol.
 COMMANDS = ("right", "down", "left", "up", "stay", "right_down", "right_up", "left_down", "left_up")
@@ -33,12 +33,13 @@ _ARROW_ANGLE = {
 
 
 def _rotate_vector(x: float, y: float, degrees: float) -> tuple[float, float]:
-    """pygame's ``Vector2.rotate_ip``: exact for multiples of 90 degrees, else sin/cos."""
+    """pygame's ``Vector2.rotate_ip``: exact for multiples of 90 degrees, else sin/cos of
+    ``degrees * pi / 180`` (pygame 2.4's ``DEG2RAD``, ``src_c/math.c``)."""
     eps = 1e-6
     if math.fmod(degrees + eps, 90.0) < 2 * eps:
         quarter = int((degrees + eps) / 90) % 4
         return [(x, y), (-y, x), (-x, -y), (y, -x)][quarter]
-    rad = math.radians(degrees)
+    rad = degrees * math.pi / 180.0
     s, c = math.sin(rad), math.cos(rad)
     return c * x - s * y, s * x + c * y
 
@@ -50,6 +51,11 @@ def agent_sprites(scale: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     ``i`` is the sprite for ``rotation = 45 * i`` degrees (the original builds them for
     ``reversed(range(45, 405, 45))`` and looks them up with ``rotation // 45``, so index ``i``
     shows the hands turned by ``360 - 45 * i`` degrees counter-clockwise in screen space).
+    Each hand is a disc of :data:`HAND_COLOR` (radius ``int(10 * scale)``) outlined in
+    :data:`HAND_OUTLINE_COLOR` with ``pygame.draw.circle``'s width ``int(3 * scale)``: 0
+    (``scale < 1/3``) fills the hand grey, 1 (``scale`` in ``[1/3, 2/3)``) is pygame's thin
+    circle. Checked against pygame 2.4.0's own sprites for every scale 0.05..2.00 in steps
+    of 0.01 (``scripts/make_raster_fixtures.py``).
 
     Returns:
         ``rgb`` uint8 ``(8, D, D, 3)`` and ``mask`` bool ``(8, D, D)`` with
@@ -72,10 +78,10 @@ def agent_sprites(scale: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
         for hx, hy in hands:
             rx, ry = _rotate_vector(hx - c, hy - c, angle)
             centre = (rx + c, ry + c)
-            # The original fills each hand white and then draws the outline with width
-            # int(3 * scale); at the default scale that width is 0, which pygame treats as
-            # "filled", so the hands come out solid outline-grey.
-            for colour, width in ((WHITE, 0), (HAND_OUTLINE_COLOR, hand_outline)):
+            # The original fills each hand (250, 250, 250) and then draws the outline with
+            # width int(3 * scale); at the default scale that width is 0, which pygame
+            # treats as "filled", so the hands come out solid outline-grey.
+            for colour, width in ((HAND_COLOR, 0), (HAND_OUTLINE_COLOR, hand_outline)):
                 hand = draw_circle(np.zeros_like(opaque), centre, hand_radius, width)
                 paint(rgb, hand, colour)
                 opaque |= hand
@@ -122,3 +128,48 @@ def command_symbols(scale: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
         out[i, : m.shape[0], : m.shape[1]] = m
     rgb = np.repeat(out[..., None], 3, axis=-1).astype(np.uint8) * np.uint8(255)
     return rgb, out
+
+
+def coin_masks(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Searing Spotlights' coin, as Memory Gym's ``Coin.draw`` (``pygame_assets.py``): a
+    yellow disc of radius ``r = int(10 * scale)``, then an orange ``pygame.draw.circle``
+    of the same radius with width ``int(2 * scale)`` on top (width 0 fills, so below
+    ``scale = 0.5`` the coin is all orange; in ``[0.5, 1)`` the outline is pygame's 1-px
+    thin circle).
+
+    Returns:
+        ``(fill, outline)``, bool ``(D, D)`` each with ``D = 2 * r + 2``, centre at
+        ``(r, r)`` (the coin at location ``(x, y)`` has its top-left at ``(x - r, y - r)``):
+        ``fill`` the yellow disc's pixels, ``outline`` the orange ones (drawn last, so the
+        visible yellow is ``fill & ~outline``). Opaque pixels are ``fill | outline``: a
+        ring can reach one pixel beyond pygame's disc (e.g. ``scale`` 1.1 .. 1.19, radius
+        11 with width 2). Both empty when ``r == 0``. Checked against pygame 2.4.0 for
+        every scale 0.05..2.00 in steps of 0.01.
+    """
+    r = int(10 * scale)
+    d = 2 * r + 2
+    fill = draw_circle(np.zeros((d, d), bool), (r, r), r)
+    outline = draw_circle(np.zeros((d, d), bool), (r, r), r, int(2 * scale))
+    return fill, outline
+
+
+def exit_masks(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Searing Spotlights' exit, as Memory Gym's ``Exit`` (``pygame_assets.py``): on a
+    ``pygame.Surface((20 * scale, 20 * scale))`` (pygame truncates the size to
+    ``n = int(20 * scale)``), colour-keyed, ``pygame.draw.rect(surface, colour, rect, 0, 0,
+    k, k, 0, 0)`` with ``k = int(10 * scale)`` (a square with rounded top corners, in the
+    open or closed colour), then the same rect in black with width ``int(2 * scale)``
+    (width 0 fills: below ``scale = 0.5`` the whole exit is black). See
+    :func:`engram.render.raster.draw_rect`.
+
+    Returns:
+        ``(shape, border)``, bool ``(n, n)`` each: ``shape`` the pixels of the coloured
+        rect, ``border`` the black ones (drawn last). Opaque pixels are
+        ``shape | border``; the exit at location ``(x, y)`` has its top-left at
+        ``(x - n // 2, y - n // 2)`` (``rect.center = location``). Checked against pygame
+        2.4.0 for every scale 0.05..2.00 in steps of 0.01, open and closed.
+    """
+    n, k = int(20 * scale), int(10 * scale)
+    shape = draw_rect(np.zeros((n, n), bool), (0, 0, n, n), 0, 0, k, k, 0, 0)
+    border = draw_rect(np.zeros((n, n), bool), (0, 0, n, n), int(2 * scale), 0, k, k, 0, 0)
+    return shape, border
