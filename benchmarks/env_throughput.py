@@ -1,21 +1,39 @@
 """Environment throughput: the original Memory Gym against engram, side by side.
 
-For each environment id this prints, measured in one run on this machine:
+For each environment id this measures, in one run on this machine:
 
 * the original package (``memory-gym==1.0.2`` in its own virtual environment, because it
   pins gymnasium 0.29 and pygame 2.4): one process per CPU core, uniformly random
-  actions, resets included; the total steps/s of all processes;
-* engram: ``jit(vmap(step))`` with same-step autoreset inside a ``lax.scan``, uniformly
-  random actions, resets included, for batch sizes 1, 64 and 1024 (compile time excluded
-  and reported separately);
-* the ratio of engram's best batch to the original's total.
+  actions, resets included; the total steps/s of all processes (every step renders a
+  frame with pygame);
+* engram: ``jit(vmap(AutoReset(env).step))`` inside a ``lax.scan``, uniformly random
+  actions, same-step autoreset included, at each batch size (frames/s; compile time
+  reported apart);
+* the ratio of engram's best batch to the original's total;
+* optionally (``--batch-autoreset K``) engram with ``engram.core.BatchAutoReset`` drawing
+  batch/K fresh episodes per step, in a table of its own (not the headline).
+
+Every frame is used: each step's observation (every pixel of every frame; for dict
+observations every leaf, image pixels and vector entries bit for bit) is summed into a
+uint32 checksum (see :func:`checksum`) carried through the scan and returned with the
+summed rewards. Without this XLA deletes whatever does not reach the output, rendering
+included, and the figures would measure game logic only. The checksum is one reduction
+over each frame, the least a rollout that stores its frames pays too.
+
+Each engram figure is also given as a percentage of this machine's memory-bandwidth
+limit for observations, measured in the same run: a jitted in-place update (read and
+write, the traffic of a copy) of a buffer of ``--bandwidth-frames`` 84x84x3 uint8 frames
+(4096 frames = 87 MB, past the caches), in frames/s.
 
 Usage::
 
     python -m venv .venv-memory-gym && .venv-memory-gym/bin/pip install memory-gym==1.0.2
     python benchmarks/env_throughput.py --original-python .venv-memory-gym/bin/python
+    python benchmarks/env_throughput.py --original-python /work/mg/bin/python \\
+        --ids MortarMayhem-v0 MysteryPath-v0 --seconds 2 --json throughput.json
 
-Without ``--original-python`` (or ``$MEMORY_GYM_PYTHON``) only engram is measured.
+Without ``--original-python`` (or ``$MEMORY_GYM_PYTHON``) only engram is measured. The
+output is a Markdown table on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -29,6 +47,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 
 import engram
 from engram.presets import PAPER_UPDATES
@@ -36,6 +55,9 @@ from engram.presets import PAPER_UPDATES
 #: The ids the original package has (the paper's ten); the others (TMaze-v0, the trial
 #: tasks) are engram's own and measured on engram only.
 ORIGINAL_IDS = frozenset(PAPER_UPDATES)
+
+FRAME_SHAPE = (84, 84, 3)
+FRAME_BYTES = 84 * 84 * 3
 
 ORIGINAL_WORKER = r"""
 import json, sys, time, os
@@ -77,41 +99,148 @@ def original_throughput(python: str, env_id: str, seconds: float, procs: int) ->
     return total
 
 
+def checksum(obs) -> jax.Array:
+    """uint32 sum (wrapping) of every entry of every leaf of a batch of observations.
+
+    Float leaves are summed through their bits, so every entry counts whatever its value.
+    Byte leaves (the frames) are summed per observation in float32, which is exact (at most
+    65,793 bytes of 255 stay below 2**24) and which XLA's CPU backend vectorises; it runs
+    integer reductions about 20x slower, as slowly as the rendering being measured."""
+    total = jnp.uint32(0)
+    for leaf in jax.tree.leaves(obs):
+        x = leaf.reshape(leaf.shape[0], -1)
+        if x.dtype in (jnp.uint8, jnp.bool_) and x.shape[1] * 255 < 2**24:
+            per_obs = x.astype(jnp.float32).sum(1).astype(jnp.uint32)
+        else:
+            if jnp.issubdtype(x.dtype, jnp.floating):
+                x = jax.lax.bitcast_convert_type(x, jnp.dtype(f"uint{8 * x.dtype.itemsize}"))
+            per_obs = x.astype(jnp.uint32).sum(1, dtype=jnp.uint32)
+        total = total + per_obs.sum(dtype=jnp.uint32)
+    return total
+
+
+def timed_calls(run, carry, seconds: float):
+    """Call ``carry = run(carry)`` once to warm up, then until ``seconds`` have passed (at
+    least once); return ``(calls, elapsed seconds, carry)``."""
+    carry = jax.block_until_ready(run(carry))
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        carry = jax.block_until_ready(run(carry))
+        calls += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds:
+            return calls, elapsed, carry
+
+
+def bandwidth_limit(frames: int, seconds: float) -> float:
+    """Frame bytes/s with which a jitted function reads and rewrites, in place, a buffer of
+    ``frames`` uint8 frames (the traffic of a copy). Not a write-only fill: XLA's CPU
+    backend writes a broadcast several times slower than an elementwise update."""
+    update = jax.jit(lambda c: (c[0] + c[1], c[1] + 1), donate_argnums=0)
+    carry = (jnp.zeros((frames, *FRAME_SHAPE), jnp.uint8), jnp.uint8(1))
+    calls, elapsed, _ = timed_calls(update, carry, seconds)
+    return calls * frames * FRAME_BYTES / elapsed
+
+
 def engram_throughput(
-    env_id: str, batch: int, steps: int, repeats: int = 3, reset_fraction: int | None = None
-):
-    """(steps/s, compile seconds) of a scanned ``vmap`` rollout with random actions.
+    env_id: str, batch: int, seconds: float, frames_per_call: int, batch_autoreset=None
+) -> dict:
+    """frames/s and compile seconds of a scanned, batched rollout with random actions.
 
-    ``reset_fraction`` None: exact same-step autoreset (a fresh episode for every finished
-    environment). An int k: :class:`engram.core.BatchAutoReset` drawing ``batch // k``
-    fresh episodes per step."""
+    ``batch_autoreset`` None: ``vmap(AutoReset(env).step)``, a fresh episode for every
+    finished environment. An int K: ``BatchAutoReset`` drawing ``batch // K`` fresh
+    episodes per step. Each call scans ``frames_per_call // batch`` steps (at least 1)."""
     env, params = engram.make(env_id)
-    num_resets = None if reset_fraction is None else max(1, batch // reset_fraction)
-    wrapped = engram.core.BatchAutoReset(env, num_resets)
+    if batch_autoreset is None:
+        wrapped = engram.AutoReset(env)
 
-    def rollout(keys, states):
-        def body(states, key):
-            k_act, k_step = jax.random.split(key)
-            actions = jax.vmap(env.action_space.sample)(jax.random.split(k_act, batch))
-            _, states, reward, *_ = wrapped.step(k_step, states, actions, params)
-            return states, reward.sum()
+        def step(key, states, actions):
+            keys = jax.random.split(key, batch)
+            return jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)
+    else:
+        wrapped = engram.core.BatchAutoReset(env, max(1, batch // batch_autoreset))
 
-        return jax.lax.scan(body, states, keys)
+        def step(key, states, actions):
+            return wrapped.step(key, states, actions, params)
 
-    run = jax.jit(rollout)
-    _, states = jax.jit(wrapped.reset, static_argnums=2)(jax.random.key(0), params, batch)
-    keys = jax.random.split(jax.random.key(1), steps)
+    length = max(1, frames_per_call // batch)
+
+    def body(carry, key):
+        states, check, ret = carry
+        k_act, k_step = jax.random.split(key)
+        actions = jax.vmap(env.action_space.sample)(jax.random.split(k_act, batch))
+        obs, states, reward, *_ = step(k_step, states, actions)
+        # ``info["final_obs"]`` (the terminal frame) is not consumed: it is the same array
+        # as the stepped observation, which enters ``obs`` through the reset's select.
+        return (states, check + checksum(obs), ret + reward.sum()), None
+
+    def rollout(carry):
+        key, states, check, ret = carry
+        key, k_scan = jax.random.split(key)
+        (states, check, ret), _ = jax.lax.scan(
+            body, (states, check, ret), jax.random.split(k_scan, length)
+        )
+        return key, states, check, ret
+
+    k_reset, k_run = jax.random.split(jax.random.key(0))
+    _, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(
+        jax.random.split(k_reset, batch), params
+    )
+    carry = (k_run, states, jnp.uint32(0), jnp.float32(0))
     t0 = time.perf_counter()
-    states, out = run(keys, states)
-    jax.block_until_ready(out)
+    run = jax.jit(rollout, donate_argnums=0).lower(carry).compile()
     compile_s = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        states, out = run(keys, states)
-        jax.block_until_ready(out)
-        best = min(best, time.perf_counter() - t0)
-    return batch * steps / best, compile_s
+    calls, elapsed, carry = timed_calls(run, carry, seconds)
+    obs_bytes = sum(
+        x.size * x.dtype.itemsize
+        for x in jax.tree.leaves(jax.eval_shape(env.reset, jax.random.key(0), params)[0])
+    )
+    return {
+        "fps": calls * length * batch / elapsed,
+        "compile_s": compile_s,
+        "obs_bytes": obs_bytes,
+        "checksum": int(carry[2]),
+    }
+
+
+def machine() -> str:
+    """'N cores, CPU model' from /proc/cpuinfo (where there is one)."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}"
+
+
+def cell(m: dict, limit: float) -> str:
+    """'frames/s (percent of the bandwidth limit)'."""
+    return f"{m['fps']:,.0f} ({100 * m['fps'] * m['obs_bytes'] / limit:.1f}%)"
+
+
+def table(title: str, rows: list[dict], batches: list[int], procs: int, limit: float, key: str):
+    """Print one Markdown table of ``rows[i][key]`` (a dict batch -> measurement)."""
+    print(f"\n{title}\n")
+    print(
+        f"| environment | original, {procs} processes | "
+        + " | ".join(f"B={b}" for b in batches)
+        + " | ratio | compile s |"
+    )
+    print("|---|---:|" + "---:|" * len(batches) + "---:|---|")
+    for row in rows:
+        ms = [row[key][b] for b in batches]
+        orig = row["original_sps"]
+        best = max(m["fps"] for m in ms)
+        print(
+            f"| `{row['id']}` | {f'{orig:,.0f}' if orig else '-'} | "
+            + " | ".join(cell(m, limit) for m in ms)
+            + f" | {f'{best / orig:.1f}x' if orig else '-'} | "
+            + " / ".join(f"{m['compile_s']:.1f}" for m in ms)
+            + " |"
+        )
 
 
 def main(argv=None) -> None:
@@ -122,17 +251,27 @@ def main(argv=None) -> None:
         default=os.environ.get("MEMORY_GYM_PYTHON"),
         help="python of a venv with memory-gym==1.0.2 (default: $MEMORY_GYM_PYTHON)",
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="original: s per id")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--procs", type=int, default=os.cpu_count(), help="original: procs")
-    parser.add_argument("--batches", type=int, nargs="*", default=[1, 64, 1024])
-    parser.add_argument("--scan-steps", type=int, default=256, help="engram: steps per call")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024, 4096])
     parser.add_argument(
-        "--reset-fraction",
+        "--frames-per-call",
         type=int,
-        default=None,
-        help="engram: draw batch/K fresh episodes per step (BatchAutoReset) instead of one "
-        "per finished environment",
+        default=4096,
+        help="engram: frames per compiled call (scan length = this / batch, at least 1)",
     )
+    parser.add_argument(
+        "--batch-autoreset",
+        type=int,
+        nargs="?",
+        const=16,
+        default=None,
+        metavar="K",
+        help="also measure engram.core.BatchAutoReset with batch/K fresh episodes per step "
+        "(K defaults to 16), in a table of its own",
+    )
+    parser.add_argument("--bandwidth-frames", type=int, default=4096)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
     ids = args.ids or engram.registered_ids()
     for env_id in ids:
@@ -141,43 +280,79 @@ def main(argv=None) -> None:
     if args.original_python and not Path(args.original_python).exists():
         parser.error(f"--original-python {args.original_python!r} does not exist")
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU cores")
-    cols = [f"engram B={b}" for b in args.batches]
-    header = (
-        f"{'environment':<26} {'original x' + str(args.procs):>13} "
-        + " ".join(f"{c:>15}" for c in cols)
-        + f" {'ratio':>7} {'compile s':>9}"
-    )
-    print(header)
-    print("-" * len(header))
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    limit = bandwidth_limit(args.bandwidth_frames, args.seconds)
+    log(f"bandwidth limit: {limit / FRAME_BYTES:,.0f} frames/s ({limit / 1e9:.1f} GB/s)")
+    rows = []
     for env_id in ids:
-        orig = None
+        row = {"id": env_id, "original_sps": None, "autoreset": {}, "batch_autoreset": {}}
         if args.original_python and env_id in ORIGINAL_IDS:
-            orig = original_throughput(args.original_python, env_id, args.seconds, args.procs)
-        rates, compiles = [], []
-        for b in args.batches:
-            sps, c = engram_throughput(
-                env_id, b, args.scan_steps, reset_fraction=args.reset_fraction
+            row["original_sps"] = original_throughput(
+                args.original_python, env_id, args.seconds, args.procs
             )
-            rates.append(sps)
-            compiles.append(c)
-            print(f"  {env_id} B={b}: {sps:,.0f} steps/s", file=sys.stderr, flush=True)
-        ratio = f"{max(rates) / orig:7.1f}" if orig else f"{'-':>7}"
-        orig_s = f"{orig:13,.0f}" if orig else f"{'-':>13}"
-        print(
-            f"{env_id:<26} {orig_s} "
-            + " ".join(f"{r:15,.0f}" for r in rates)
-            + f" {ratio} {max(compiles):9.1f}",
-            flush=True,
-        )
-    resets = (
-        "exact autoreset"
-        if args.reset_fraction is None
-        else f"batch/{args.reset_fraction} fresh episodes per step"
+            log(f"{env_id} original x{args.procs}: {row['original_sps']:,.0f} steps/s")
+        for b in args.batches:
+            m = engram_throughput(env_id, b, args.seconds, args.frames_per_call)
+            row["autoreset"][b] = m
+            log(f"{env_id} B={b}: {m['fps']:,.0f} frames/s, compile {m['compile_s']:.1f} s")
+            if args.batch_autoreset is not None:
+                m = engram_throughput(
+                    env_id, b, args.seconds, args.frames_per_call, args.batch_autoreset
+                )
+                row["batch_autoreset"][b] = m
+                log(f"{env_id} B={b} BatchAutoReset: {m['fps']:,.0f} frames/s")
+        rows.append(row)
+
+    method = "every frame used: checksum of all pixels folded into the output"
+    print(
+        f"Machine: {machine()}; jax {jax.__version__} ({jax.devices()[0].platform}); "
+        f"method: {method}."
     )
     print(
-        f"steps/s, random actions, resets included ({resets}); ratio = best engram batch / original"
+        f"Memory-bandwidth limit: {limit / FRAME_BYTES:,.0f} frames/s ({limit / 1e9:.1f} GB/s),"
+        f" a jitted in-place update (read + write) of {args.bandwidth_frames} 84x84x3 uint8"
+        f" frames ({args.bandwidth_frames * FRAME_BYTES / 1e6:.0f} MB)."
     )
+    table(
+        "Frames/s (percentage of the bandwidth limit); same-step `engram.AutoReset`:",
+        rows,
+        args.batches,
+        args.procs,
+        limit,
+        "autoreset",
+    )
+    if args.batch_autoreset is not None:
+        table(
+            f"Not the headline: `engram.core.BatchAutoReset`, batch/{args.batch_autoreset}"
+            " fresh episodes per step:",
+            rows,
+            args.batches,
+            args.procs,
+            limit,
+            "batch_autoreset",
+        )
+    print(
+        f"\n{args.seconds:g} s per measurement; random actions, resets included. The original"
+        " renders every step with pygame, one process per core; engram runs in this process."
+        "\nratio = best engram batch / original; compile s per batch, not in the rates."
+        "\nEvery observation's pixels (and vector entries) are summed into a checksum returned"
+        " by the compiled rollout, so XLA cannot skip rendering. `info['final_obs']` is not"
+        " consumed: a user consumes `obs`, and the terminal frame is the same array, computed"
+        " anyway for the reset's select."
+    )
+    if args.json:
+        out = {
+            "machine": machine(),
+            "jax": jax.__version__,
+            "method": method,
+            "seconds": args.seconds,
+            "original_procs": args.procs,
+            "bandwidth_limit": {"frames": args.bandwidth_frames, "bytes_per_s": limit},
+            "rows": rows,
+        }
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
