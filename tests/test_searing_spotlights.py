@@ -199,7 +199,7 @@ def test_top_bar_shows_previous_action_and_reward():
     "env_id, options, name",
     [
         (FINITE, {"spot_min_radius": 20.0, "spot_max_radius": 10.0}, "spot_min_radius"),
-        (FINITE, {"exit_scale": 2.0}, "exit_scale"),
+        (FINITE, {"exit_scale": 2.5}, "exit_scale"),
         (FINITE, {"num_coins": [0]}, "num_coins"),
         (FINITE, {"light_threshold": 300}, "light_threshold"),
         (FINITE, {"spot_speed": 0.1}, "spot_speed"),

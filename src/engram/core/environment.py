@@ -55,17 +55,39 @@ class Environment:
         keys compile to the same program (used to share ``jit`` caches)."""
         return (type(self).__name__, self.env_id)
 
-    def reset(self, key: jax.Array, params) -> tuple[Any, Any]:  # pragma: no cover
-        """Start an episode. Returns ``(obs, state)``."""
-        raise NotImplementedError
+    #: The environment is written as :meth:`init_state`, :meth:`transition` and
+    #: :meth:`observe` (the observation a function of the state alone), so that a wrapper
+    #: can choose the state first and draw one observation (:class:`AutoReset` renders
+    #: once per step, not once for the step and once for the reset). Set by subclasses
+    #: that implement those three instead of :meth:`reset` and :meth:`step`.
+    observes_state: bool = False
 
-    def step(self, key: jax.Array, state, action, params):  # pragma: no cover
+    def reset(self, key: jax.Array, params) -> tuple[Any, Any]:
+        """Start an episode. Returns ``(obs, state)``."""
+        state = self.init_state(key, params)
+        return self.observe(state, params), state
+
+    def step(self, key: jax.Array, state, action, params):
         """Advance one step.
 
         Returns:
             ``(obs, state, reward, terminated, truncated, info)``: ``reward`` float32 scalar,
             ``terminated`` / ``truncated`` bool scalars, ``info`` a dict of arrays.
         """
+        state, reward, terminated, truncated, info = self.transition(key, state, action, params)
+        return self.observe(state, params), state, reward, terminated, truncated, info
+
+    def init_state(self, key: jax.Array, params):  # pragma: no cover
+        """The first state of an episode (without its observation)."""
+        raise NotImplementedError
+
+    def transition(self, key: jax.Array, state, action, params):  # pragma: no cover
+        """One step without the observation: ``(state, reward, terminated, truncated,
+        info)``."""
+        raise NotImplementedError
+
+    def observe(self, state, params):  # pragma: no cover
+        """The observation of ``state`` (pure, ``jit``-able)."""
         raise NotImplementedError
 
     def reset_info(self, state, params) -> dict:

@@ -68,11 +68,23 @@ class AutoReset(Wrapper):
 
     def step(self, key, state, action, params):
         k_step, k_reset = jax.random.split(key)
+        carry_over = getattr(self.unwrapped, "carry_over", None)
+        if self.env.observes_state:
+            # Choose the state first and draw one observation; the terminal observation
+            # is drawn too, but XLA deletes it unless info["final_obs"] is used.
+            state_next, reward, terminated, truncated, info = self.env.transition(
+                k_step, state, action, params
+            )
+            state_new = self.env.init_state(k_reset, params)
+            if carry_over is not None:  # what carries over is never part of the frame
+                state_new = carry_over(state_next, state_new)
+            state = _select(terminated | truncated, state_new, state_next)
+            info = dict(info, final_obs=self.env.observe(state_next, params))
+            return self.env.observe(state, params), state, reward, terminated, truncated, info
         obs, state_next, reward, terminated, truncated, info = self.env.step(
             k_step, state, action, params
         )
         obs_new, state_new = self.env.reset(k_reset, params)
-        carry_over = getattr(self.unwrapped, "carry_over", None)
         if carry_over is not None:
             state_new = carry_over(state_next, state_new)
         done = terminated | truncated

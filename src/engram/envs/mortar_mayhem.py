@@ -36,12 +36,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core import dfloat
 from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Dict, Discrete, MultiDiscrete
-from engram.render import agent_sprites, blit, command_symbols
+from engram.render import agent_sprites, command_symbols
+from engram.render.ops import BitSprites
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25 (memory_gym/*.py)
 TILE = 14  # px; MortarArena.tile_dim = 56 * 0.25
@@ -108,9 +110,10 @@ class Params:
     explosion_delay: jax.Array
     agent_speed: jax.Array
     visual_feedback: jax.Array
-    reward_command_failure: jax.Array
-    reward_command_success: jax.Array
-    reward_episode_success: jax.Array
+    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
+    reward_command_failure: jax.Array  # double-float (2,)
+    reward_command_success: jax.Array  # double-float (2,)
+    reward_episode_success: jax.Array  # double-float (2,)
     max_steps: jax.Array  # endless only; -1 = no limit
 
 
@@ -133,12 +136,16 @@ class State:
             if ``f % (d + g) < d`` (``d`` show duration, ``g`` delay), else nothing.
         show_duration, show_delay, explosion_duration, explosion_delay: int32, sampled
             once per episode.
-        t: int32 steps taken. episode_return: float32 sum of rewards.
+        t: int32 steps taken. episode_return: the sum of rewards as a double-float
+            (the original's float64 ``sum(episode_rewards)``).
         commands_completed: int32 total successful checks (endless info).
         sprite_rotation, sprite_pos: the pose the display frames draw the agent with.
             Finite variants draw the agent at rotation 0; the endless variant keeps the
             pose of the last movement step, across resets (the original's stale-sprite
             quirk, see :meth:`MortarMayhem.carry_over`).
+        symbol, frame_rotation, frame_pos: what the current frame shows (the observation
+            is a function of the state alone, :meth:`MortarMayhem.observe`): the command
+            symbol (0..8, 9 none) and the agent's drawn rotation and centre.
     """
 
     pos: jax.Array
@@ -162,12 +169,16 @@ class State:
     commands_completed: jax.Array
     sprite_rotation: jax.Array
     sprite_pos: jax.Array
+    symbol: jax.Array
+    frame_rotation: jax.Array
+    frame_pos: jax.Array
 
 
 def _finite_parameters(variant: Variant) -> tuple[ResetParameter, ...]:
     grid, act = variant.grid, variant.act
     max_count = B_MAX_COMMANDS if act else None
-    p = [ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale")]
+    scale_doc = "unused (the original ignores it)" if grid else "sprite scale"
+    p = [ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, scale_doc)]
     if not grid:
         p.append(ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"))
     p += [
@@ -177,7 +188,7 @@ def _finite_parameters(variant: Variant) -> tuple[ResetParameter, ...]:
     ]
     if not act:
         p += [
-            ResetParameter("command_show_duration", [3], "int_list", 1, None, "frames/cmd"),
+            ResetParameter("command_show_duration", [3], "int_list", 0, None, "frames/cmd"),
             ResetParameter("command_show_delay", [1], "int_list", 0, None, "blank frames"),
         ]
     p += [
@@ -197,7 +208,7 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"),
     ResetParameter("allowed_commands", 9, "int", 4, 9, "first k commands"),
     ResetParameter("initial_command_count", 1, "int", 1, None, "first round's length"),
-    ResetParameter("command_show_duration", [3], "int_list", 1, None, "frames/cmd"),
+    ResetParameter("command_show_duration", [3], "int_list", 0, None, "frames/cmd"),
     ResetParameter("command_show_delay", [1], "int_list", 0, None, "blank frames"),
     ResetParameter("explosion_duration", [6], "int_list", 1, None, ""),
     ResetParameter("explosion_delay", [18], "int_list", 1, None, ""),
@@ -222,6 +233,8 @@ class MortarMayhem(Environment):
     none/up/down), or an int32 scalar in Discrete(4) for the grid variants.
     """
 
+    observes_state = True
+
     def __init__(self, env_id: str, variant: Variant):
         self.env_id = env_id
         self.variant = variant
@@ -239,13 +252,11 @@ class MortarMayhem(Environment):
         self.action_space = Discrete(4) if variant.grid else MultiDiscrete((3, 3))
         # render_fps of the original (metadata): 6 for MM-Grid, 1 for MMB-Grid, else 25.
         self.render_fps = (1 if variant.act else 6) if variant.grid else 25
+        # Sprites as bit planes (BitSprites): drawing them under vmap needs no scatter.
         sprite_rgb, sprite_mask = agent_sprites(variant.agent_scale)
-        self._sprite_rgb = jnp.asarray(sprite_rgb)
-        self._sprite_mask = jnp.asarray(sprite_mask)
+        self._agent = BitSprites.of(sprite_rgb, sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2  # rect.topleft = center - 14
-        sym_rgb, sym_mask = command_symbols()
-        self._symbol_rgb = jnp.asarray(sym_rgb)
-        self._symbol_mask = jnp.asarray(sym_mask)
+        self._symbols = BitSprites.of(*command_symbols())
         self._radius = int(25 * variant.agent_scale)  # CharacterController.radius
         if variant.endless:
             self.info_every_step = ("ground_truth",)
@@ -283,9 +294,17 @@ class MortarMayhem(Environment):
 
         Raises:
             ValueError: if ``command_count`` (or ``initial_command_count``) exceeds the
-                static buffer ``Variant.max_commands``.
+                static buffer ``Variant.max_commands``, or both ``command_show_duration``
+                and ``command_show_delay`` allow 0 (the original crashes on that draw).
         """
         v = self.variant
+        if 0 in rp.get("command_show_duration", ()) and 0 in rp.get("command_show_delay", ()):
+            raise ValueError(
+                "reset parameters 'command_show_duration' and 'command_show_delay': both "
+                f"allow 0 ({rp['command_show_duration']!r}, {rp['command_show_delay']!r}); an "
+                "episode that draws both shows no frame, on which the original crashes "
+                "(IndexError in reset()). Remove 0 from one of them"
+            )
         counts = (rp["initial_command_count"],) if v.endless else rp["command_count"]
         if max(counts) > v.max_commands:
             name = "initial_command_count" if v.endless else "command_count"
@@ -307,9 +326,9 @@ class MortarMayhem(Environment):
             explosion_delay=i32(rp["explosion_delay"]),
             agent_speed=f32(rp.get("agent_speed", 0.0)),
             visual_feedback=jnp.asarray(rp["visual_feedback"]),
-            reward_command_failure=f32(rp["reward_command_failure"]),
-            reward_command_success=f32(rp["reward_command_success"]),
-            reward_episode_success=f32(rp.get("reward_episode_success", 0.0)),
+            reward_command_failure=dfloat.of(rp["reward_command_failure"]),
+            reward_command_success=dfloat.of(rp["reward_command_success"]),
+            reward_episode_success=dfloat.of(rp.get("reward_episode_success", 0.0)),
             max_steps=i32(rp.get("max_steps", -1)),
         )
 
@@ -351,7 +370,7 @@ class MortarMayhem(Environment):
         _, cmds = jax.lax.scan(one, spawn_tile, jax.random.split(key, n))
         return cmds
 
-    def reset(self, key: jax.Array, params: Params):
+    def init_state(self, key: jax.Array, params: Params) -> State:
         """Start an episode with the original's sampling rules.
 
         Spawn: a uniform tile, the agent at its centre (plus a uniform offset in
@@ -360,7 +379,7 @@ class MortarMayhem(Environment):
         duration and delay, and the explosion duration and delay.
 
         Returns:
-            ``(obs, state)``.
+            the episode's first state (:meth:`reset` adds its observation).
         """
         v = self.variant
         k_tile, k_off, k_n, k_cmd, k_sd, k_sg, k_ed, k_eg = jax.random.split(key, 8)
@@ -372,7 +391,7 @@ class MortarMayhem(Environment):
             offset = jax.random.randint(k_off, (2,), -2, 2, dtype=jnp.int32)
         pos = self._tile_center(tile, params) + offset
         commands = self._sample_commands(k_cmd, self._tile_of(pos, params), params)
-        return self.reset_to(
+        return self.start_state(
             params,
             pos=pos,
             commands=commands,
@@ -383,7 +402,14 @@ class MortarMayhem(Environment):
             explosion_delay=_choice(k_eg, params.explosion_delay),
         )
 
-    def reset_to(
+    def reset_to(self, params: Params, **values):
+        """Start an episode from explicit values, e.g. to replay a recorded episode; the
+        arguments are those of :meth:`start_state`. Returns ``(obs, state)`` exactly as
+        :meth:`reset` would give them for these values."""
+        state = self.start_state(params, **values)
+        return self.observe(state, params), state
+
+    def start_state(
         self,
         params: Params,
         *,
@@ -411,7 +437,7 @@ class MortarMayhem(Environment):
                 no display).
 
         Returns:
-            ``(obs, state)`` exactly as :meth:`reset` would give them for these values.
+            the state :meth:`init_state` would give for these values.
 
         Raises:
             ValueError: more commands than ``Variant.max_commands`` or an unknown name.
@@ -461,14 +487,17 @@ class MortarMayhem(Environment):
             explosion_duration=jnp.asarray(explosion_duration, jnp.int32),
             explosion_delay=jnp.asarray(explosion_delay, jnp.int32),
             t=zero,
-            episode_return=jnp.zeros((), jnp.float32),
+            episode_return=dfloat.zeros(),
             commands_completed=zero,
             sprite_rotation=zero,
             sprite_pos=pos,
+            symbol=jnp.int32(9),
+            frame_rotation=zero,
+            frame_pos=pos,
         )
-        symbol = jnp.int32(9) if v.act else self._frame_symbol(state, zero)
-        obs = self._observation(state, params, symbol, zero, pos)
-        return obs, state
+        if not v.act:
+            state = state.replace(symbol=self._frame_symbol(state, zero))
+        return state
 
     def carry_over(self, old: State, new: State) -> State:
         """Keep what the original keeps across resets of one instance.
@@ -526,11 +555,12 @@ class MortarMayhem(Environment):
         pos = jnp.clip(pos, left + self._radius, right - self._radius)
         return pos, rot
 
-    def step(self, key: jax.Array, state: State, action, params: Params):
-        """Advance one step (the original's ``step``; ``key`` is unused: no randomness).
+    def transition(self, key: jax.Array, state: State, action, params: Params):
+        """Advance one step (the original's ``step``; ``key`` is unused: no randomness);
+        :meth:`step` adds the observation.
 
         Returns:
-            ``(obs, state, reward, terminated, truncated, info)``. ``info`` holds, every
+            ``(state, reward, terminated, truncated, info)``. ``info`` holds, every
             step: ``reward`` (float32 episode return so far), ``length`` (int32 steps so
             far), ``success`` (int32, 1 once all commands are done; the original reports
             it only at the end; always 0 in the endless variant), ``commands_completed``
@@ -548,10 +578,11 @@ class MortarMayhem(Environment):
             state.replace(vis_index=state.vis_index + 1),
             logic_state,
         )
-        reward = jnp.where(displaying, 0.0, reward).astype(jnp.float32)
+        reward = dfloat.select(displaying, dfloat.zeros(), reward)
         done = ~displaying & done
         success = jnp.where(displaying, 0, success).astype(jnp.int32)
-        new = new.replace(t=state.t + 1, episode_return=state.episode_return + reward)
+        new = new.replace(t=state.t + 1, episode_return=dfloat.add(state.episode_return, reward))
+        reward = dfloat.value(reward)
 
         truncated = jnp.asarray(False)
         if v.endless:
@@ -569,11 +600,11 @@ class MortarMayhem(Environment):
         else:
             pose_rot = jnp.where(displaying, 0, new.rotation)
             pose_pos = new.pos
-        obs = self._observation(new, params, symbol, pose_rot, pose_pos)
+        new = new.replace(symbol=symbol, frame_rotation=pose_rot, frame_pos=pose_pos)
 
         n = jnp.maximum(new.num_commands, 1).astype(jnp.float32)
         info = {
-            "reward": new.episode_return,
+            "reward": dfloat.value(new.episode_return),
             "length": new.t,
             "success": success,
         }
@@ -583,7 +614,7 @@ class MortarMayhem(Environment):
             info["ground_truth"] = new.target.astype(jnp.float32) / 5.0
         else:
             info["commands_completed"] = (new.current - 1 + success).astype(jnp.float32) / n
-        return obs, new, reward, done, truncated, info
+        return new, reward, done, truncated, info
 
     def _task_step(self, state: State, action, params: Params):
         """Movement and the command logic of the original's ``step`` (non-display branch)."""
@@ -593,7 +624,8 @@ class MortarMayhem(Environment):
         on_target = jnp.all(tile == state.target)
         deltas = jnp.asarray(_DELTAS)
 
-        reward = jnp.zeros((), jnp.float32)
+        zero = dfloat.zeros()
+        reward = zero
         done = jnp.asarray(False)
         success = jnp.zeros((), jnp.int32)
         current, cmd_steps, verify_step = state.current, state.command_steps, state.verify_step
@@ -607,10 +639,12 @@ class MortarMayhem(Environment):
         current = current + check
         tiles_on = tiles_on | check
         hit = check & on_target
-        reward = reward + jnp.where(hit, params.reward_command_success, 0.0)
+        reward = dfloat.add(reward, dfloat.select(hit, params.reward_command_success, zero))
         completed = completed + hit
         done = done | (check & ~on_target)
-        reward = reward + jnp.where(check & ~on_target, params.reward_command_failure, 0.0)
+        reward = dfloat.add(
+            reward, dfloat.select(check & ~on_target, params.reward_command_failure, zero)
+        )
         all_done = verify & (current >= num)
         if v.endless:
             # "I packed my bag": append a command, restart the sequence, show only the
@@ -625,7 +659,9 @@ class MortarMayhem(Environment):
         else:
             done = done | all_done
             success = jnp.where(all_done, 1, success)
-            reward = reward + jnp.where(all_done, params.reward_episode_success, 0.0)
+            reward = dfloat.add(
+                reward, dfloat.select(all_done, params.reward_episode_success, zero)
+            )
         cmd_steps = jnp.where(verify, 1, cmd_steps)
 
         # 2. While the tiles are red: switch them off after explosion_duration steps and
@@ -640,7 +676,7 @@ class MortarMayhem(Environment):
         fail = red & ~on_target
         done = done | fail
         # The original assigns here (reward = failure), it does not add.
-        reward = jnp.where(fail, params.reward_command_failure, reward)
+        reward = dfloat.select(fail, params.reward_command_failure, reward)
         verify_step = jnp.where(off, 0, jnp.where(red, verify_step + 1, verify_step))
         cmd_steps = jnp.where(tiles_on, cmd_steps, cmd_steps + 1)
         tiles_on = tiles_on & ~off
@@ -665,7 +701,10 @@ class MortarMayhem(Environment):
     def _arena_image(self, state: State, params: Params, debug: bool = False) -> jax.Array:
         """Black screen with the arena: 14-px tiles with a 1-px lighter border; during a
         check (and with ``visual_feedback``) every tile but the target is red. ``debug``
-        paints the current target tile green (not in the original: the debug view)."""
+        paints the current target tile green (not in the original: the debug view).
+
+        Elementwise selects only (no palette gather), so XLA fuses it with the sprites
+        into one pass over the frame."""
         left = self._arena_left(params)
         p = jnp.arange(SCREEN) - left
         inside = (p >= 0) & (p < TILE * params.arena_size)
@@ -673,16 +712,16 @@ class MortarMayhem(Environment):
         border1 = (local == 0) | (local == TILE - 1)
         tile1 = p // TILE
         inside2 = inside[:, None] & inside[None, :]  # [y, x]
-        border = border1[:, None] | border1[None, :]
+        border = (border1[:, None] | border1[None, :])[..., None]
         is_target = (tile1[None, :] == state.target[0]) & (tile1[:, None] == state.target[1])
-        red = state.tiles_on & params.visual_feedback & ~is_target
-        colors = jnp.asarray(
-            [_BLUE, _LIGHT_BLUE, _RED, _LIGHT_RED, _GREEN, _LIGHT_GREEN], jnp.uint8
-        )
-        which = border.astype(jnp.int32) + 2 * red.astype(jnp.int32)
+        red = (state.tiles_on & params.visual_feedback & ~is_target)[..., None]
+
+        def colour(fill, line):
+            return jnp.where(border, jnp.asarray(line, jnp.uint8), jnp.asarray(fill, jnp.uint8))
+
+        img = jnp.where(red, colour(_RED, _LIGHT_RED), colour(_BLUE, _LIGHT_BLUE))
         if debug:
-            which = jnp.where(is_target, border.astype(jnp.int32) + 4, which)
-        img = colors[which]
+            img = jnp.where(is_target[..., None], colour(_GREEN, _LIGHT_GREEN), img)
         return jnp.where(inside2[..., None], img, jnp.uint8(0))
 
     def reset_info(self, state: State, params: Params) -> dict:
@@ -703,36 +742,26 @@ class MortarMayhem(Environment):
         rot, pos = pose if pose is not None else (state.rotation, state.pos)
         img = self._arena_image(state, params, debug=True)
         h = self._sprite_half
-        return blit(
-            img, self._sprite_rgb[rot // 45], self._sprite_mask[rot // 45], pos[0] - h, pos[1] - h
-        )
+        return self._agent.draw(img, rot // 45, pos[0] - h, pos[1] - h)
 
-    def _observation(self, state, params, symbol, sprite_rotation, sprite_pos):
+    def observe(self, state: State, params: Params):
+        """The observation of ``state``: the arena, the agent at its frame pose, and the
+        command symbol; the Act variants add the one-hot command vector. One pass of
+        elementwise selects over the frame (no scatter, no gather of the canvas)."""
         img = self._arena_image(state, params)
         h = self._sprite_half
-        img = blit(
-            img,
-            self._sprite_rgb[sprite_rotation // 45],
-            self._sprite_mask[sprite_rotation // 45],
-            sprite_pos[0] - h,
-            sprite_pos[1] - h,
-        )
+        pos = state.frame_pos
+        img = self._agent.draw(img, state.frame_rotation // 45, pos[0] - h, pos[1] - h)
         # The symbol is drawn last, over the agent, with its top-left at (31, 31) even
         # for the larger rotated arrows (the original does not re-centre them).
-        img = blit(
-            img,
-            self._symbol_rgb[symbol],
-            self._symbol_mask[symbol],
-            jnp.int32(SYMBOL_TOP_LEFT),
-            jnp.int32(SYMBOL_TOP_LEFT),
-        )
+        img = self._symbols.draw(img, state.symbol, SYMBOL_TOP_LEFT, SYMBOL_TOP_LEFT)
         if not self.variant.act:
             return img
-        slots = jnp.asarray(_ONE_HOT_SLOT)[state.commands[:B_MAX_COMMANDS]]
-        rows = jnp.arange(min(self.variant.max_commands, B_MAX_COMMANDS))
-        onehot = jnp.zeros((B_MAX_COMMANDS, 9), jnp.float32)
-        active = (rows < state.num_commands).astype(jnp.float32)
-        onehot = onehot.at[rows, slots[rows]].set(active)
+        n = min(self.variant.max_commands, B_MAX_COMMANDS)
+        slots = jnp.asarray(_ONE_HOT_SLOT)[state.commands[:n]]
+        active = jnp.arange(n) < state.num_commands
+        onehot = (slots[:, None] == jnp.arange(9)[None, :]) & active[:, None]
+        onehot = jnp.pad(onehot, ((0, B_MAX_COMMANDS - n), (0, 0))).astype(jnp.float32)
         return {"visual_observation": img, "vector_observation": onehot.reshape(-1)}
 
 
@@ -752,9 +781,10 @@ def _factory(env_id: str, base: Variant):
             size = max(base.max_commands, rp["initial_command_count"])
         else:
             size = max(rp["command_count"])
-        return MortarMayhem(
-            env_id, Variant(base.grid, base.act, base.endless, size, rp["agent_scale"])
-        )
+        # The grid ids accept agent_scale but ignore it: their GridCharacterController is
+        # built with the module's SCALE = 0.25 (trajectories-params/README.md).
+        scale = 0.25 if base.grid else rp["agent_scale"]
+        return MortarMayhem(env_id, Variant(base.grid, base.act, base.endless, size, scale))
 
     return build
 

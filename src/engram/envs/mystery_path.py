@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core import dfloat
 from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
@@ -338,15 +339,41 @@ class Params:
     show_origin: jax.Array
     show_goal: jax.Array
     visual_feedback: jax.Array
-    reward_goal: jax.Array
-    reward_fall_off: jax.Array
-    reward_path_progress: jax.Array
-    reward_step: jax.Array
+    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
+    reward_goal: jax.Array  # double-float (2,)
+    reward_fall_off: jax.Array  # double-float (2,)
+    reward_path_progress: jax.Array  # double-float (2,)
+    reward_step: jax.Array  # double-float (2,)
     show_past_path: jax.Array
     show_background: jax.Array
     show_stamina: jax.Array
     camera_offset_scale: jax.Array
     stamina_level: jax.Array
+    #: bool (85,): entry n is True when the original's float64 stamina-bar height
+    #: ``int(84 * (1 - stamina / level))`` comes out as n - 1 where the exact value is
+    #: the integer n (e.g. ``84 * (1 - 27/28)`` is 2.9999999999999996). See
+    #: :func:`stamina_bar_round_down`.
+    stamina_round_down: jax.Array
+
+
+def stamina_bar_round_down(level: int) -> np.ndarray:
+    """Where the original's float64 stamina-bar height falls one pixel short.
+
+    The bar's red part is ``int(84 * (1 - min(stamina, level) / level))`` px tall
+    (``EndlessMysteryPathEnv.step``). Where the exact value ``84 (level - stamina) / level``
+    is not an integer, it is at least ``1 / level`` from one and float64 floors it right;
+    where it is an integer ``n``, float64 rounding may land just below ``n``. This finds
+    those cases on the host, in float64 as the original computes them.
+
+    Returns:
+        bool (SCREEN + 1,): entry ``n`` is True when the height is ``n - 1`` instead of ``n``.
+    """
+    out = np.zeros(SCREEN + 1, bool)
+    for stamina in range(level + 1):
+        if (SCREEN * (level - stamina)) % level == 0:
+            n = SCREEN * (level - stamina) // level
+            out[n] = int(SCREEN * (1 - (min(stamina, level) / level))) == n - 1
+    return out
 
 
 @struct.dataclass
@@ -361,7 +388,7 @@ class State:
         walls: bool (49,) ``mystery_path.wall_nodes`` (debug view only).
         visited: bool (49,) ``node.reward_visited``.
         off_path: bool (``is_off_path``): the agent fell off in the last step.
-        num_fails, t: int32. episode_return: float32. success: int32.
+        num_fails, t: int32. episode_return: double-float sum of rewards. success: int32.
     """
 
     pos: jax.Array
@@ -374,7 +401,7 @@ class State:
     off_path: jax.Array
     num_fails: jax.Array
     t: jax.Array
-    episode_return: jax.Array
+    episode_return: jax.Array  # double-float (2,)
     success: jax.Array
 
 
@@ -403,7 +430,8 @@ class EndlessState:
         key: uint32 key data for the segments' randomness.
         current: int32 slot of ``current_node``. ground_truth: int32 (3,) East, North,
             South one-hot (``target_direction``).
-        max_x, tiles_visited, num_fails, stamina, t: int32. episode_return: float32.
+        max_x, tiles_visited, num_fails, stamina, t: int32. episode_return: double-float
+            sum of rewards.
         off_path: bool (``is_off_path``).
     """
 
@@ -431,7 +459,7 @@ class EndlessState:
     num_fails: jax.Array
     stamina: jax.Array
     t: jax.Array
-    episode_return: jax.Array
+    episode_return: jax.Array  # double-float (2,)
     off_path: jax.Array
 
 
@@ -568,15 +596,16 @@ class MysteryPath(Environment):
             show_origin=b(rp["show_origin"]),
             show_goal=b(rp.get("show_goal", False)),
             visual_feedback=b(rp["visual_feedback"]),
-            reward_goal=f32(rp.get("reward_goal", 0.0)),
-            reward_fall_off=f32(rp["reward_fall_off"]),
-            reward_path_progress=f32(rp["reward_path_progress"]),
-            reward_step=f32(rp["reward_step"]),
+            reward_goal=dfloat.of(rp.get("reward_goal", 0.0)),
+            reward_fall_off=dfloat.of(rp["reward_fall_off"]),
+            reward_path_progress=dfloat.of(rp["reward_path_progress"]),
+            reward_step=dfloat.of(rp["reward_step"]),
             show_past_path=b(rp.get("show_past_path", False)),
             show_background=b(rp.get("show_background", False)),
             show_stamina=b(rp.get("show_stamina", False)),
             camera_offset_scale=f32(rp.get("camera_offset_scale", 0.0)),
             stamina_level=i32(rp.get("stamina_level", 0)),
+            stamina_round_down=jnp.asarray(stamina_bar_round_down(rp.get("stamina_level", 1))),
         )
 
     # ------------------------------------------------------------------- reset
@@ -670,7 +699,7 @@ class MysteryPath(Environment):
             off_path=jnp.asarray(False),
             num_fails=zero,
             t=zero,
-            episode_return=jnp.zeros((), jnp.float32),
+            episode_return=dfloat.zeros(),
             success=zero,
         )
         return self._observation(state, params), state
@@ -715,8 +744,14 @@ class MysteryPath(Environment):
     def _step_finite(self, state: State, action, params: Params):
         pos, rot = self._move(state, action, params)
         # After a fall the agent is put back on the start tile and the action ignored
-        # (step([0, 0]) / step(0): the rotation is kept).
-        pos = jnp.where(state.off_path, self._start_pos(state.start), pos)
+        # (step([0, 0]) / step(0): the rotation is kept). The continuous controller then
+        # clamps that centre to the screen shrunk by the radius: on a start tile at the
+        # right or bottom edge, an agent with radius int(25 * scale) above 6 ends up left
+        # of (or above) start * 12 + radius. The reset does not clamp.
+        back = self._start_pos(state.start)
+        if not self.variant.grid:
+            back = jnp.clip(back, self._radius, SCREEN - self._radius)
+        pos = jnp.where(state.off_path, back, pos)
         rot = jnp.where(state.off_path, state.rotation, rot)
         tile = pos // TILE
         cell = tile[0] * GRID + tile[1]
@@ -724,12 +759,12 @@ class MysteryPath(Environment):
         on = ~at_end & state.on_path[cell]
         new_tile = on & ~state.visited[cell] & ~jnp.all(tile == state.start)
         fell = ~at_end & ~on
-        reward = (
-            jnp.where(at_end, params.reward_goal, 0.0)
-            + jnp.where(new_tile, params.reward_path_progress, 0.0)
-            + jnp.where(fell, params.reward_fall_off, 0.0)
-            + params.reward_step
-        ).astype(jnp.float32)
+        zero = dfloat.zeros()
+        # In the original's order: goal, path progress, fall, then the step reward.
+        reward = dfloat.select(at_end, params.reward_goal, zero)
+        reward = dfloat.add(reward, dfloat.select(new_tile, params.reward_path_progress, zero))
+        reward = dfloat.add(reward, dfloat.select(fell, params.reward_fall_off, zero))
+        reward = dfloat.add(reward, params.reward_step)
         # The goal step leaves is_off_path as it was (it can only be False there).
         t = state.t + 1
         new = state.replace(
@@ -739,17 +774,17 @@ class MysteryPath(Environment):
             off_path=jnp.where(at_end, state.off_path, fell),
             num_fails=state.num_fails + fell,
             t=t,
-            episode_return=state.episode_return + reward,
+            episode_return=dfloat.add(state.episode_return, reward),
             success=at_end.astype(jnp.int32),
         )
         truncated = ~at_end & (t == params.max_steps)
         info = {
-            "reward": new.episode_return,
+            "reward": dfloat.value(new.episode_return),
             "length": t,
             "success": new.success,
             "num_fails": new.num_fails,
         }
-        return self._observation(new, params), new, reward, at_end, truncated, info
+        return self._observation(new, params), new, dfloat.value(reward), at_end, truncated, info
 
     # ------------------------------------------------------------------ render
     def _tiles(self, start, end, on_path, walls, params, debug):
@@ -925,7 +960,7 @@ class MysteryPath(Environment):
             num_fails=zero,
             stamina=params.stamina_level,
             t=zero,
-            episode_return=jnp.zeros((), jnp.float32),
+            episode_return=dfloat.zeros(),
             off_path=jnp.asarray(False),
         )
         if segments is None:
@@ -1046,11 +1081,10 @@ class MysteryPath(Environment):
         num_fails = st.num_fails + fell
         stamina = jnp.where(fell | refresh, params.stamina_level, st.stamina) - 1
         current = jnp.where(on, slot, st.current)
-        reward = (
-            jnp.where(new_tile, params.reward_path_progress, 0.0)
-            + jnp.where(fell, params.reward_fall_off, 0.0)
-            + params.reward_step
-        ).astype(jnp.float32)
+        zero = dfloat.zeros()
+        reward = dfloat.select(new_tile, params.reward_path_progress, zero)
+        reward = dfloat.add(reward, dfloat.select(fell, params.reward_fall_off, zero))
+        reward = dfloat.add(reward, params.reward_step)
         t = st.t + 1
         st = st.replace(
             pos=pos,
@@ -1068,7 +1102,7 @@ class MysteryPath(Environment):
             num_fails=num_fails,
             stamina=stamina,
             t=t,
-            episode_return=st.episode_return + reward,
+            episode_return=dfloat.add(st.episode_return, reward),
             off_path=fell,
         )
         st = st.replace(ground_truth=self._direction(st, st.ground_truth))
@@ -1077,7 +1111,7 @@ class MysteryPath(Environment):
         # ends the episode (truncated).
         truncated = ~terminated & ((t == params.max_steps) | (segment >= v.max_segments - 1))
         info = {
-            "reward": st.episode_return,
+            "reward": dfloat.value(st.episode_return),
             "length": t,
             "num_fails": num_fails,
             "max_x": st.max_x,
@@ -1085,7 +1119,7 @@ class MysteryPath(Environment):
             "ground_truth": st.ground_truth.astype(jnp.float32),
         }
         obs = self._observation_endless(st, params)
-        return obs, st, reward, terminated, truncated, info
+        return obs, st, dfloat.value(reward), terminated, truncated, info
 
     def _observation_endless(self, st: EndlessState, params, reset=False, debug=False):
         """Background (black or scrolling ice), the past path, the agent at a fixed
@@ -1151,9 +1185,12 @@ class MysteryPath(Environment):
             st.pos[1] - h,
         )
         # Stamina bar: 4 px wide at x = 80, red for the spent part from the top:
-        # int(84 * (1 - min(stamina, level) / level)), exact in integers here.
+        # int(84 * (1 - min(stamina, level) / level)) in float64: the integer floor,
+        # one less where float64 rounds an exact integer down (stamina_bar_round_down).
         level = jnp.maximum(params.stamina_level, 1)
         spent = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) // level
+        exact = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) % level == 0
+        spent = spent - (exact & params.stamina_round_down[spent])
         bar = jnp.where((px < spent)[:, None, None], jnp.uint8(_STAMINA[1]), jnp.uint8(_STAMINA[0]))
         bar_cols = (px >= SCREEN - 4)[None, :, None]
         img = jnp.where(params.show_stamina & bar_cols, jnp.broadcast_to(bar, img.shape), img)
@@ -1175,11 +1212,11 @@ _IDS = {
 
 def _factory(env_id: str, base: Variant):
     def build(rp: dict) -> MysteryPath:
+        # The grid id accepts agent_scale but ignores it: its GridCharacterController is
+        # built with the module's SCALE = 0.25 (trajectories-params/README.md).
+        scale = 0.25 if base.grid else rp["agent_scale"]
         return MysteryPath(
-            env_id,
-            Variant(
-                base.grid, base.endless, rp["agent_scale"], base.max_segments, base.build_ticks
-            ),
+            env_id, Variant(base.grid, base.endless, scale, base.max_segments, base.build_ticks)
         )
 
     return build

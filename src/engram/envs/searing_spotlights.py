@@ -36,25 +36,22 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from engram.core import dfloat
 from engram.core.controller import action_velocity, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, MultiDiscrete
-from engram.render import agent_sprites, blit, draw_circle, filled_circle_mask
+from engram.render import agent_sprites, blit, coin_masks, exit_masks, filled_circle_mask
 from engram.render.blend import (
     alpha_blend,
-    bit_rows,
     chequerboard,
     circle_outlines,
     disc_spans,
     disc_table,
-    inner_border,
-    palette_sprite,
-    place,
-    rounded_top_rect,
     spans_mask,
 )
+from engram.render.ops import bit_rows, paint_planes, palette_sprite, place
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
 TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
@@ -74,6 +71,10 @@ _GREEN, _YELLOW = (0, 255, 0), (255, 255, 0)
 _ACTION_COLORS = ((120, 120, 120), (116, 1, 113), (255, 94, 14))  # action_colors
 _COIN_YELLOW, _COIN_ORANGE = (255, 255, 0), (255, 165, 0)
 _EXIT_OPEN, _EXIT_CLOSED = (48, 141, 70), (55, 55, 55)
+
+#: float32 of k / 84 computed in float64, k = -84..168 (the ground truth's scale; the
+#: agent's centre may stand a few px outside the screen).
+_PER_SCREEN = (np.arange(-SCREEN, 2 * SCREEN + 1) / SCREEN).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,12 @@ class Params:
     agent_speed: jax.Array
     agent_health: jax.Array
     sample_agent_position: jax.Array
-    reward_inside_spotlight: jax.Array
-    reward_outside_spotlight: jax.Array
-    reward_death: jax.Array
-    reward_exit: jax.Array
-    reward_coin: jax.Array
+    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
+    reward_inside_spotlight: jax.Array  # double-float (2,)
+    reward_outside_spotlight: jax.Array  # double-float (2,)
+    reward_death: jax.Array  # double-float (2,)
+    reward_exit: jax.Array  # double-float (2,)
+    reward_coin: jax.Array  # double-float (2,)
     steps_per_coin: jax.Array  # endless only
     coin_show_duration: jax.Array  # endless only
 
@@ -160,7 +162,7 @@ class State:
             original draws ``get_rotated_sprite(0)`` there).
         health: float32 (``current_agent_health``). hits: int32 hit steps so far
             (indexes the float64 tables of :func:`health_tables`).
-        t: int32 steps taken. episode_return: float32.
+        t: int32 steps taken. episode_return: double-float sum of rewards.
         alpha: int32 darkness-layer surface alpha.
         spawn_timer: int32. spawned: int32 spotlights spawned so far (initial included).
         queue_spawn, queue_target, queue_offset: float32 (Q, 2, 2) double-float path
@@ -185,7 +187,7 @@ class State:
     health: jax.Array
     hits: jax.Array
     t: jax.Array
-    episode_return: jax.Array
+    episode_return: jax.Array  # double-float (2,)
     alpha: jax.Array
     spawn_timer: jax.Array
     spawned: jax.Array
@@ -216,75 +218,6 @@ class State:
     hit: jax.Array
 
 
-def _paint(img, planes, colours):
-    """Colour the pixels of :func:`place`'s planes: plane ``k`` gets ``colours[k]``."""
-    for k, colour in enumerate(colours):
-        img = jnp.where(planes[k][..., None], jnp.asarray(colour, jnp.uint8), img)
-    return img
-
-
-# ---------------------------------------------------------------- double-float
-# Dekker / Knuth error-free transformations on float32 pairs (hi, lo), value hi + lo.
-def _two_sum(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _quick(a, b):
-    s = a + b
-    return s, b - (s - a)
-
-
-def _split(a):
-    c = jnp.float32(4097.0) * a  # 2^12 + 1 splits a 24-bit mantissa in two halves
-    hi = c - (c - a)
-    return hi, a - hi
-
-
-def _dd_add(x, y):
-    s, e = _two_sum(x[..., 0], y[..., 0])
-    e = e + (x[..., 1] + y[..., 1])
-    return jnp.stack(_quick(s, e), axis=-1)
-
-
-def _dd_mul(x, y):
-    a, b = x[..., 0], y[..., 0]
-    p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    e = e + (a * y[..., 1] + x[..., 1] * b)
-    return jnp.stack(_quick(p, e), axis=-1)
-
-
-def _dd(x):
-    """A float32 array as double-float (low part 0)."""
-    x = jnp.asarray(x, jnp.float32)
-    return jnp.stack([x, jnp.zeros_like(x)], axis=-1)
-
-
-def _dd_neg(x):
-    return -x
-
-
-def _dd_trunc(x):
-    """int32 ``int(value)`` (toward zero) of a double-float."""
-    hi, lo = x[..., 0], x[..., 1]
-    fl = jnp.floor(hi) - ((jnp.floor(hi) == hi) & (lo < 0))
-    ce = jnp.ceil(hi) + ((jnp.ceil(hi) == hi) & (lo > 0))
-    neg = (hi < 0) | ((hi == 0) & (lo < 0))
-    return jnp.where(neg, ce, fl).astype(jnp.int32)
-
-
-def split_float64(x) -> np.ndarray:
-    """Host-side: float64 values as double-float, float32 ``(*shape, 2)``."""
-    x = np.asarray(x, np.float64)
-    hi = x.astype(np.float32)
-    lo = (x - hi.astype(np.float64)).astype(np.float32)
-    return np.stack([hi, lo], axis=-1)
-
-
 # ----------------------------------------------------------------- parameters
 _COMMON_SPOT = (
     ResetParameter("spot_min_radius", 7.5, "float", 1.0, 39.0, "px; integers(min, max + 1)"),
@@ -309,9 +242,7 @@ _COMMON_AGENT = (
     ResetParameter("reward_outside_spotlight", 0.0, "float"),
     ResetParameter("reward_death", 0.0, "float"),
 )
-# coin_scale: the outline width int(2 * scale) must be 0 (a filled disc); pygame's 1-px
-# circle is not reproduced. exit_scale: the rounded rectangle is checked for 0.5..0.75.
-_COIN_SCALE = ResetParameter("coin_scale", 0.375, "float", 0.1, 0.49, "coin radius 10*scale")
+_COIN_SCALE = ResetParameter("coin_scale", 0.375, "float", 0.05, 2.0, "coin radius 10*scale")
 
 FINITE_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("max_steps", 256, "int", -1, None, "time limit, <= 0: none"),
@@ -325,7 +256,7 @@ FINITE_PARAMETERS: tuple[ResetParameter, ...] = (
     _COIN_SCALE,
     ResetParameter("coins_visible", False, "bool", doc="coins above the darkness"),
     ResetParameter("use_exit", True, "bool"),
-    ResetParameter("exit_scale", 0.5, "float", 0.5, 0.75, "exit size 20*scale"),
+    ResetParameter("exit_scale", 0.5, "float", 0.05, 2.0, "exit size 20*scale"),
     ResetParameter("exit_visible", False, "bool", doc="exit above the darkness"),
     *_COMMON_AGENT[:1],
     ResetParameter("agent_health", 5, "int", 1, None, "hit steps survived - 1"),
@@ -454,23 +385,20 @@ class SearingSpotlights(Environment):
         self._agent_palette = palette
         self._sprite_width = codes.shape[-1]
         self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
-        # Coin: yellow disc then an orange outline of width int(2 * scale) = 0, which
-        # pygame fills: an orange disc of radius int(10 * scale).
+        # Coin: a yellow disc of radius int(10 * scale), then an orange outline of width
+        # int(2 * scale) (0 below scale 0.5: pygame fills, an orange disc). Codes: 1
+        # yellow, 2 orange.
         self._coin_radius = int(10 * v.coin_scale)
-        cr = self._coin_radius
-        coin = draw_circle(np.zeros((2 * cr + 2, 2 * cr + 2), bool), (cr, cr), cr)
-        self._coin_mask = jnp.asarray(coin)
-        self._coin_rgb = jnp.broadcast_to(jnp.asarray(_COIN_ORANGE, jnp.uint8), coin.shape + (3,))
+        fill, outline = coin_masks(v.coin_scale)
+        coin = np.where(outline, 2, np.where(fill, 1, 0)).astype(np.uint8)
         self._coin_width = coin.shape[1]
-        self._coin_bits = jnp.asarray(bit_rows(coin.astype(np.uint8), 1))
+        self._coin_bits = jnp.asarray(bit_rows(coin, 2))
         # Exit: a 20*scale square with rounded top corners (radius int(10*scale)) and a
-        # black border of width int(2*scale) = 1; collision radius 20 / 2 * scale.
-        n = int(20 * v.exit_scale)
-        shape = rounded_top_rect(n, int(10 * v.exit_scale))
-        border = inner_border(shape)
+        # black border of width int(2*scale) (0 below scale 0.5: all black); collision
+        # radius 20 / 2 * scale. Codes: 1 fill, 2 border.
+        shape, border = exit_masks(v.exit_scale)
+        n = shape.shape[0]
         self._exit_size = n
-        self._exit_shape = jnp.asarray(shape)
-        self._exit_border = jnp.asarray(border)
         self._exit_bits = jnp.asarray(
             bit_rows(np.where(border, 2, shape.astype(np.uint8)).astype(np.uint8), 2)
         )
@@ -555,11 +483,11 @@ class SearingSpotlights(Environment):
             agent_speed=f32(rp["agent_speed"]),
             agent_health=f32(rp["agent_health"]),
             sample_agent_position=jnp.asarray(rp["sample_agent_position"]),
-            reward_inside_spotlight=f32(rp["reward_inside_spotlight"]),
-            reward_outside_spotlight=f32(rp["reward_outside_spotlight"]),
-            reward_death=f32(rp["reward_death"]),
-            reward_exit=f32(rp.get("reward_exit", 0.0)),
-            reward_coin=f32(rp["reward_coin"]),
+            reward_inside_spotlight=dfloat.of(rp["reward_inside_spotlight"]),
+            reward_outside_spotlight=dfloat.of(rp["reward_outside_spotlight"]),
+            reward_death=dfloat.of(rp["reward_death"]),
+            reward_exit=dfloat.of(rp.get("reward_exit", 0.0)),
+            reward_coin=dfloat.of(rp["reward_coin"]),
             steps_per_coin=i32(rp.get("steps_per_coin", -1)),
             coin_show_duration=i32(rp.get("coin_show_duration", 0)),
         )
@@ -590,9 +518,9 @@ class SearingSpotlights(Environment):
         def point(angle):
             rad = jnp.deg2rad(angle.astype(jnp.float32))
             xy = jnp.stack([jnp.cos(rad), jnp.sin(rad)], -1) * dist[:, None] + SCREEN // 2
-            return _dd(xy)
+            return dfloat.from_float32(xy)
 
-        return point(a0), point(target), point(offset), radius, _dd(speed)
+        return point(a0), point(target), point(offset), radius, dfloat.from_float32(speed)
 
     @staticmethod
     def _sample_free(key, centres, radii, active):
@@ -757,11 +685,11 @@ class SearingSpotlights(Environment):
                 return np.concatenate([a] * reps)[: v.queue]
 
             spots = (
-                jnp.asarray(tile(split_float64(spots["spawn_location"]))),
-                jnp.asarray(tile(split_float64(spots["target_location"]))),
-                jnp.asarray(tile(split_float64(spots["offset_location"]))),
+                jnp.asarray(tile(dfloat.split_float64(spots["spawn_location"]))),
+                jnp.asarray(tile(dfloat.split_float64(spots["target_location"]))),
+                jnp.asarray(tile(dfloat.split_float64(spots["offset_location"]))),
                 jnp.asarray(tile(np.asarray(spots["radius"], np.int32))),
-                jnp.asarray(tile(split_float64(spots["speed"]))),
+                jnp.asarray(tile(dfloat.split_float64(spots["speed"]))),
             )
         coins = jnp.asarray(coins, jnp.int32).reshape(-1, 2)
         if coins.shape[0] > v.coins:
@@ -790,7 +718,7 @@ class SearingSpotlights(Environment):
             health=params.agent_health,
             hits=zero,
             t=zero,
-            episode_return=jnp.zeros((), jnp.float32),
+            episode_return=dfloat.zeros(),
             # With light_dim_off_duration 0 the layer starts at the threshold.
             alpha=jnp.where(params.light_step > 0, 0, params.light_threshold).astype(jnp.int32),
             spawn_timer=zero,
@@ -903,7 +831,7 @@ class SearingSpotlights(Environment):
         t = state.spot_t[:, None, :]
 
         def lerp(a, b):
-            return _dd_add(a, _dd_mul(_dd_add(b, _dd_neg(a)), t))
+            return dfloat.add(a, dfloat.mul(dfloat.add(b, dfloat.neg(a)), t))
 
         return lerp(state.spot_spawn, lerp(state.spot_target, state.spot_offset))
 
@@ -936,11 +864,11 @@ class SearingSpotlights(Environment):
         state = state.replace(spawn_timer=jnp.where(spawn, 0, timer))
 
         loc = self._spot_location(state)  # (S, 2, 2)
-        centre = _dd_trunc(loc)  # (S, 2)
-        diff = _dd_add(loc, _dd(-state.pos.astype(jnp.float32))[None])
-        d2 = _dd_add(_dd_mul(diff[:, 0], diff[:, 0]), _dd_mul(diff[:, 1], diff[:, 1]))
+        centre = dfloat.trunc(loc)  # (S, 2)
+        diff = dfloat.add(loc, dfloat.from_float32(-state.pos.astype(jnp.float32))[None])
+        d2 = dfloat.add(dfloat.mul(diff[:, 0], diff[:, 0]), dfloat.mul(diff[:, 1], diff[:, 1]))
         reach = (state.spot_radius + self._agent_radius).astype(jnp.float32)
-        rel = _dd_add(d2, _dd(-(reach * reach)))
+        rel = dfloat.add(d2, dfloat.from_float32(-(reach * reach)))
         inside = (rel[:, 0] < 0) | ((rel[:, 0] == 0) & (rel[:, 1] <= 0))
 
         # List order = spawn order: slots (spawned + j) % S for j = 0..S-1.
@@ -961,7 +889,7 @@ class SearingSpotlights(Environment):
         drawn = jnp.any(perm & jnp.stack(drawn_l)[:, None], axis=0)
         removed = jnp.any(perm & jnp.stack(removed_l)[:, None], axis=0)
 
-        t = _dd_add(state.spot_t, state.spot_speed)
+        t = dfloat.add(state.spot_t, state.spot_speed)
         finished = (t[:, 0] > 1) | ((t[:, 0] == 1) & (t[:, 1] >= 0))
         t = jnp.where(finished[:, None], jnp.array([1.0, 0.0], jnp.float32), t)
         state = state.replace(
@@ -1003,9 +931,10 @@ class SearingSpotlights(Environment):
         state, hit, centre, drawn = self._spot_task(state, k_spot, params)
         hits = jnp.minimum(state.hits + hit, HIT_TABLE)
         health = state.health - jnp.where(hit, params.spot_damage, 0.0)
-        reward = jnp.where(hit, params.reward_inside_spotlight, params.reward_outside_spotlight)
+        zero = dfloat.zeros()
+        reward = dfloat.select(hit, params.reward_inside_spotlight, params.reward_outside_spotlight)
         dead = params.hit_dead[hits]
-        reward = reward + jnp.where(dead, params.reward_death, 0.0)
+        reward = dfloat.add(reward, dfloat.select(dead, params.reward_death, zero))
 
         # Coins: |coin - agent| <= coin radius + agent radius.
         reach = self._coin_radius + self._agent_radius
@@ -1015,7 +944,7 @@ class SearingSpotlights(Environment):
         if v.endless:
             cur = state.coin_index % v.coins
             got = touch[cur]
-            reward = reward + jnp.where(got, params.reward_coin, 0.0)
+            reward = dfloat.add(reward, dfloat.select(got, params.reward_coin, zero))
             # The collected coin's queue entry gets coin index + K, which must avoid
             # coin index + K - 1 (the entry just before it).
             prev = state.coin_pos[(state.coin_index - 1) % v.coins]
@@ -1040,7 +969,12 @@ class SearingSpotlights(Environment):
                 got_l.append(got)
             got = jnp.stack(got_l)
             n_got = jnp.sum(got).astype(jnp.int32)
-            reward = reward + n_got.astype(jnp.float32) * params.reward_coin
+            coin_reward = zero
+            for got_i in got_l:
+                coin_reward = dfloat.add(
+                    coin_reward, dfloat.select(got_i, params.reward_coin, zero)
+                )
+            reward = dfloat.add(reward, coin_reward)
             coin_alive = state.coin_alive & ~got
             coins_done = ~jnp.any(coin_alive)
             state = state.replace(
@@ -1053,7 +987,7 @@ class SearingSpotlights(Environment):
                     jnp.sum(de * de).astype(jnp.float32)
                     <= jnp.float32((self._exit_radius + self._agent_radius) ** 2)
                 )
-                reward = reward + jnp.where(at_exit, params.reward_exit, 0.0)
+                reward = dfloat.add(reward, dfloat.select(at_exit, params.reward_exit, zero))
                 state = state.replace(exit_open=exit_open)
                 won = coins_done & at_exit
             else:
@@ -1064,14 +998,13 @@ class SearingSpotlights(Environment):
         # The time limit ends the episode as truncated (the task did not end it), as in
         # every engram id; the original's ``done`` is ``terminated | truncated``.
         truncated = ~done & (t == params.max_steps)
-        reward = reward.astype(jnp.float32)
         shown_reward = state.last_reward
         state = state.replace(
             health=health,
             hits=hits,
             t=t,
-            episode_return=state.episode_return + reward,
-            last_reward=reward,
+            episode_return=dfloat.add(state.episode_return, reward),
+            last_reward=dfloat.value(reward),
             hit=hit,
         )
         obs = self._render(
@@ -1082,7 +1015,7 @@ class SearingSpotlights(Environment):
             bar=(shown_action, shown_reward > 0),
         )
         info = {
-            "reward": state.episode_return,
+            "reward": dfloat.value(state.episode_return),
             "length": t,
             "agent_health": params.hit_health[hits],
         }
@@ -1092,7 +1025,7 @@ class SearingSpotlights(Environment):
         else:
             info["coins_collected"] = state.coins_collected.astype(jnp.float32) / state.num_coins
             info["success"] = success
-        return obs, state, reward, done, truncated, info
+        return obs, state, dfloat.value(reward), done, truncated, info
 
     def reset_info(self, state: State, params: Params) -> dict:
         """Endless: ``{"ground_truth": float32 (4,) agent x, y, coin x, y over 84}``, as the
@@ -1101,8 +1034,11 @@ class SearingSpotlights(Environment):
         return {"ground_truth": self._ground_truth(state)} if self.variant.endless else {}
 
     def _ground_truth(self, state: State) -> jax.Array:
+        """float32 (4,): agent centre and coin, divided by 84 as the original does in float64
+        (a float32 division rounds some of them one ulp away)."""
         coin = state.coin_pos[state.coin_index % self.variant.coins]
-        return jnp.concatenate([state.pos, coin]).astype(jnp.float32) / SCREEN
+        px = jnp.clip(jnp.concatenate([state.pos, coin]), -SCREEN, 2 * SCREEN)
+        return jnp.asarray(_PER_SCREEN)[px + SCREEN]
 
     # ------------------------------------------------------------------ render
     def _health_width(self, state: State, params: Params):
@@ -1138,7 +1074,7 @@ class SearingSpotlights(Environment):
                     state.pos[0] - h,
                     state.pos[1] - h,
                 )
-                img = _paint(img, codes, self._agent_palette)
+                img = paint_planes(img, codes, self._agent_palette)
             elif layer == "spot":
                 if debug:
                     img = self._draw_outlines(img, state)
@@ -1161,11 +1097,11 @@ class SearingSpotlights(Environment):
             cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
             coin = state.coin_pos[state.coin_index % v.coins]
             codes = place(self._coin_bits, self._coin_width, coin[0] - r, coin[1] - r)
-            return _paint(img, codes & cond, (_COIN_ORANGE,))
+            return paint_planes(img, codes & cond, (_COIN_YELLOW, _COIN_ORANGE))
         for i in range(v.coins):
             c = state.coin_pos[i]
             codes = place(self._coin_bits, self._coin_width, c[0] - r, c[1] - r)
-            img = _paint(img, codes & state.coin_alive[i], (_COIN_ORANGE,))
+            img = paint_planes(img, codes & state.coin_alive[i], (_COIN_YELLOW, _COIN_ORANGE))
         return img
 
     def _draw_exit(self, img, state):
@@ -1177,7 +1113,7 @@ class SearingSpotlights(Environment):
         )
         # rect.center = location: top-left = location - n // 2. Codes: 1 fill, 2 border.
         codes = place(self._exit_bits, n, state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2)
-        return _paint(img, codes, (fill, _BLACK))
+        return paint_planes(img, codes, (fill, _BLACK))
 
     def _spot_layer(self, state, spots):
         """Hole (bool (84, 84), the red colour key) and white ring (black_background's
@@ -1215,7 +1151,7 @@ class SearingSpotlights(Environment):
 
     def _draw_outlines(self, img, state):
         """Debug view: the outline of every spotlight (where it is drawn next) in red."""
-        loc = _dd_trunc(self._spot_location(state))
+        loc = dfloat.trunc(self._spot_location(state))
         for i in range(self.variant.slots):
             m = self._outline_mask(loc[i], state.spot_radius[i]) & state.spot_alive[i]
             img = jnp.where(m[..., None], jnp.asarray(_RED, jnp.uint8), img)
@@ -1265,6 +1201,11 @@ class SearingSpotlights(Environment):
 def _factory(env_id: str, endless: bool):
     def build(rp: dict) -> SearingSpotlights:
         queue, slots = _sizes(rp, endless)
+        if not endless and not rp["use_exit"]:
+            raise ValueError(
+                "reset parameter 'use_exit': got False, but the original crashes with it "
+                "(AttributeError 'exit' in reset()); only True is accepted"
+            )
         if endless and not rp["show_last_action"]:
             raise ValueError(
                 "reset parameter 'show_last_action': got False, but Endless Searing "

@@ -93,61 +93,6 @@ def disc_table(max_radius: int) -> jax.Array:
     return jnp.asarray(circle_table(max_radius))
 
 
-def palette_sprite(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Host-side: a colour-keyed sprite as palette codes.
-
-    Args:
-        rgb: uint8 ``(..., h, w, 3)``. mask: bool ``(..., h, w)``, True where opaque.
-
-    Returns:
-        (codes uint8 ``(..., h, w)``: 0 transparent, ``k`` colour ``palette[k - 1]``;
-        palette: tuple of RGB tuples).
-    """
-    rgb, mask = np.asarray(rgb, np.uint8), np.asarray(mask, bool)
-    palette, inv = np.unique(rgb[mask].reshape(-1, 3), axis=0, return_inverse=True)
-    codes = np.zeros(mask.shape, np.uint8)
-    codes[mask] = inv.reshape(-1) + 1
-    return codes, tuple(tuple(int(c) for c in col) for col in palette)
-
-
-def bit_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Host-side: code sprites ``(..., h, w)`` as bit planes for :func:`place`: uint32
-    ``(..., n_codes, h, words)``, bit ``b`` of word ``j`` of plane ``k - 1`` set where
-    column ``32 j + b`` has code ``k``."""
-    codes = np.asarray(codes)
-    w = codes.shape[-1]
-    words = -(-w // 32)
-    out = np.zeros(codes.shape[:-2] + (n_codes, codes.shape[-2], words), np.uint32)
-    for k in range(1, n_codes + 1):
-        on = (codes == k).astype(np.uint64)
-        for j in range(words):
-            part = on[..., 32 * j : 32 * (j + 1)]
-            weights = np.uint64(1) << np.arange(part.shape[-1], dtype=np.uint64)
-            out[..., k - 1, :, j] = (part * weights).sum(-1).astype(np.uint32)
-    return out
-
-
-def place(bits: jax.Array, width: int, x, y, size: int = 84) -> jax.Array:
-    """Bit-plane sprites (:func:`bit_rows`, ``(P, h, words)``) with their top-left at
-    ``(x, y)`` on a blank ``size × size`` canvas, clipped: bool ``(P, size, size)``.
-
-    Same pixels as :func:`engram.render.ops.blit`, but made of one small row gather and
-    per-pixel shifts, instead of a padded canvas and a dynamic update slice (which
-    under ``vmap`` becomes a scatter over the whole canvas and dominated the frame time).
-    """
-    _, h, words = bits.shape
-    dy = jnp.arange(size) - y
-    rows = bits[:, jnp.clip(dy, 0, h - 1)]  # (P, size, words)
-    rows = jnp.where(((dy >= 0) & (dy < h))[None, :, None], rows, jnp.uint32(0))
-    dx = jnp.arange(size) - x
-    col = jnp.clip(dx, 0, width - 1)
-    word = rows[..., 0][..., None]
-    for j in range(1, words):
-        word = jnp.where((col >= 32 * j)[None, None, :], rows[..., j][..., None], word)
-    bit = (word >> (col % 32).astype(jnp.uint32)[None, None, :]) & jnp.uint32(1)
-    return (bit != 0) & ((dx >= 0) & (dx < width))[None, None, :]
-
-
 def disc_spans(cx, cy, radius, table: jax.Array, size: int = 84):
     """Row spans of pygame's filled circles, several at once.
 

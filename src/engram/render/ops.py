@@ -6,11 +6,15 @@ row = y, column = x.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from engram.render.raster import circle_spans
+
+Colour = tuple[int, int, int]
 
 
 def blit(canvas: jax.Array, rgb: jax.Array, mask: jax.Array, x, y) -> jax.Array:
@@ -73,3 +77,95 @@ def filled_circle_mask(shape, cx, cy, radius, table: jax.Array) -> jax.Array:
     row = table[radius, jnp.clip(dy + max_r, 0, 2 * max_r - 1)]
     row = jnp.where((dy >= -max_r) & (dy < max_r), row, 0)
     return (dx[None, :] >= -row[:, None]) & (dx[None, :] < row[:, None])
+
+
+def palette_sprite(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Host-side: a colour-keyed sprite as palette codes.
+
+    Args:
+        rgb: uint8 ``(..., h, w, 3)``. mask: bool ``(..., h, w)``, True where opaque.
+
+    Returns:
+        (codes uint8 ``(..., h, w)``: 0 transparent, ``k`` colour ``palette[k - 1]``;
+        palette: tuple of RGB tuples).
+    """
+    rgb, mask = np.asarray(rgb, np.uint8), np.asarray(mask, bool)
+    palette, inv = np.unique(rgb[mask].reshape(-1, 3), axis=0, return_inverse=True)
+    codes = np.zeros(mask.shape, np.uint8)
+    codes[mask] = inv.reshape(-1) + 1
+    return codes, tuple(tuple(int(c) for c in col) for col in palette)
+
+
+def bit_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Host-side: code sprites ``(..., h, w)`` as bit planes for :func:`place`: uint32
+    ``(..., n_codes, h, words)``, bit ``b`` of word ``j`` of plane ``k - 1`` set where
+    column ``32 j + b`` has code ``k``."""
+    codes = np.asarray(codes)
+    w = codes.shape[-1]
+    words = -(-w // 32)
+    out = np.zeros(codes.shape[:-2] + (n_codes, codes.shape[-2], words), np.uint32)
+    for k in range(1, n_codes + 1):
+        on = (codes == k).astype(np.uint64)
+        for j in range(words):
+            part = on[..., 32 * j : 32 * (j + 1)]
+            weights = np.uint64(1) << np.arange(part.shape[-1], dtype=np.uint64)
+            out[..., k - 1, :, j] = (part * weights).sum(-1).astype(np.uint32)
+    return out
+
+
+def place(bits: jax.Array, width: int, x, y, size: int = 84) -> jax.Array:
+    """Bit-plane sprites (:func:`bit_rows`, ``(P, h, words)``) with their top-left at
+    ``(x, y)`` on a blank ``size × size`` canvas, clipped: bool ``(P, size, size)``.
+
+    Same pixels as :func:`engram.render.ops.blit`, but made of one small row gather and
+    per-pixel shifts, instead of a padded canvas and a dynamic update slice (which
+    under ``vmap`` becomes a scatter over the whole canvas and dominated the frame time).
+    """
+    _, h, words = bits.shape
+    dy = jnp.arange(size) - y
+    rows = bits[:, jnp.clip(dy, 0, h - 1)]  # (P, size, words)
+    rows = jnp.where(((dy >= 0) & (dy < h))[None, :, None], rows, jnp.uint32(0))
+    dx = jnp.arange(size) - x
+    col = jnp.clip(dx, 0, width - 1)
+    word = rows[..., 0][..., None]
+    for j in range(1, words):
+        word = jnp.where((col >= 32 * j)[None, None, :], rows[..., j][..., None], word)
+    bit = (word >> (col % 32).astype(jnp.uint32)[None, None, :]) & jnp.uint32(1)
+    return (bit != 0) & ((dx >= 0) & (dx < width))[None, None, :]
+
+
+def paint_planes(img: jax.Array, planes: jax.Array, colours) -> jax.Array:
+    """Colour ``img`` (uint8 ``(H, W, 3)``) where the bool planes ``(P, H, W)`` are set:
+    plane ``k`` gets ``colours[k]`` (later planes over earlier ones). One select per plane,
+    all fused by XLA into a single pass over the pixels."""
+    for k, colour in enumerate(colours):
+        img = jnp.where(planes[k][..., None], jnp.asarray(colour, jnp.uint8), img)
+    return img
+
+
+@dataclass(frozen=True)
+class BitSprites:
+    """A set of colour-keyed sprites of equal size, stored as bit planes for drawing under
+    ``vmap`` without scatters (:func:`place`).
+
+    Attributes:
+        bits: uint32 ``(N, P, h, words)``: sprite ``i``'s plane ``k`` marks the pixels of
+            colour ``palette[k]`` (:func:`bit_rows`).
+        width: sprite width in px. palette: ``P`` RGB colours.
+    """
+
+    bits: jax.Array
+    width: int
+    palette: tuple[Colour, ...]
+
+    @staticmethod
+    def of(rgb: np.ndarray, mask: np.ndarray) -> BitSprites:
+        """Host side: from uint8 ``(N, h, w, 3)`` colours and bool ``(N, h, w)`` opacity."""
+        codes, palette = palette_sprite(rgb, mask)
+        return BitSprites(jnp.asarray(bit_rows(codes, len(palette))), codes.shape[-1], palette)
+
+    def draw(self, img: jax.Array, index, x, y, visible=True) -> jax.Array:
+        """``img`` with sprite ``index`` (int32, may be traced) drawn with its top-left at
+        ``(x, y)`` (clipped), where ``visible`` (bool scalar) holds."""
+        planes = place(self.bits[index], self.width, x, y, img.shape[0]) & visible
+        return paint_planes(img, planes, self.palette)
