@@ -1127,9 +1127,14 @@ class MysteryPath(Environment):
         v = self.variant
         n_cols = SEGMENT_COLUMNS * v.max_segments
         px = jnp.arange(SCREEN)
-        # Camera positions are whole pixels with the default offsets (12 * scale); a
-        # fractional camera is floored here (pygame truncates its float coordinates).
-        cam = jnp.floor(st.camera_x).astype(jnp.int32)
+        # A tile of column x is drawn at trunc(12 x - camera_x) (pygame truncates float
+        # rects toward zero): at 12 x - ceil(camera_x) when that is >= 0, and at
+        # 12 x - floor(camera_x) for the tile that starts left of the screen. With a
+        # fractional camera (e.g. camera_offset_scale 3.29) that first tile therefore
+        # ends one px further right, where its right border covers the next tile's left
+        # border column (``overlap`` below).
+        cam_lo = jnp.floor(st.camera_x).astype(jnp.int32)
+        cam_hi = jnp.ceil(st.camera_x).astype(jnp.int32)
         # Ice: 12-px tiles with a 1-px (210, 210, 210) border, shifted by bg_scroll.
         ice_border = ((px - st.bg_scroll) % TILE == 0) | ((px - st.bg_scroll) % TILE == TILE - 1)
         row_border = (px % TILE == 0) | (px % TILE == TILE - 1)
@@ -1154,17 +1159,21 @@ class MysteryPath(Environment):
         first = jnp.where(st.node_x[jnp.maximum(prev, 0)] < past_x, prev, first)
         draw = params.show_past_path & (x >= 0) & (c > 0) & ~reset
 
-        c0 = jnp.floor_divide(cam, TILE)
+        c0 = jnp.floor_divide(cam_lo, TILE)  # the column of the tile at screen x = 0
         cols = c0 + jnp.arange(SCREEN // TILE + 2)
         valid = (cols >= 0) & (cols < n_cols)
         nodes = st.cell_node[jnp.clip(cols, 0, n_cols - 1)]  # (9, 7)
         nodes = jnp.where(valid[:, None], nodes, -1)
         past = draw & (nodes >= first) & (nodes < c) & (nodes >= 0)
-        wx = px + cam
+        first_tile = jnp.floor_divide(px + cam_lo, TILE) == c0
+        wx = jnp.where(first_tile, px + cam_lo, px + cam_hi)  # world x of each screen x
         pcol = jnp.floor_divide(wx, TILE) - c0
+        overlap = first_tile & (cam_lo != cam_hi) & (wx % TILE == TILE - 1)
         tile_border = row_border[:, None] | ((wx % TILE == 0) | (wx % TILE == TILE - 1))[None, :]
         prow = px // TILE
-        past_px = past[pcol[None, :], prow[:, None]]  # [y, x]
+        past_px = past[pcol[None, :], prow[:, None]] | (
+            overlap[None, :] & past[pcol[None, :] + 1, prow[:, None]]
+        )  # [y, x]
         tile_rgb = jnp.where(tile_border[..., None], jnp.uint8(_BORDER), jnp.uint8(_PATH))
         if debug:
             known = nodes >= 0
