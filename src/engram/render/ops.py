@@ -169,3 +169,81 @@ class BitSprites:
         ``(x, y)`` (clipped), where ``visible`` (bool scalar) holds."""
         planes = place(self.bits[index], self.width, x, y, img.shape[0]) & visible
         return paint_planes(img, planes, self.palette)
+
+
+# ------------------------------------------------------------------ flat frames
+# XLA on CPU turns per-pixel work on (H, W, 3) uint8 frames under vmap into slow
+# element-wise loops (gathers and scatters even more so), but copies contiguous runs of
+# bytes at memory speed: a dynamic slice of a table row and a dynamic update of a run of
+# whole rows are both contiguous in a frame flattened to (H * W * 3,). The helpers below
+# build frames that way: pictures chosen from precomputed tables, and sprites as
+# precomputed full-width bands of rows, one per horizontal position, dropped in at their
+# row and composited with one select over the band only.
+
+
+def table_row(table: jax.Array, index) -> jax.Array:
+    """Row ``index`` (int32, may be traced) of a 2-D table, as a contiguous dynamic slice
+    (under ``vmap`` XLA copies it as one block, where ``table[index]`` would gather each
+    element)."""
+    return jax.lax.dynamic_slice(table, (index, 0), (1, table.shape[1]))[0]
+
+
+@dataclass(frozen=True)
+class SpriteBands:
+    """Colour-keyed sprites of size ``D x D`` pre-drawn at every horizontal position of a
+    ``size``-wide screen, as bands of ``D`` full rows (flat uint8 ``(D * size * 3,)``).
+
+    Byte 0 is transparent, channel by channel, so every opaque colour must have no zero
+    channel (checked when built).
+
+    Attributes:
+        bands: uint8 ``(N * (size + D + 1), D * size * 3)``; row ``i * (size + D + 1) +
+            x + D`` is sprite ``i`` with its left edge at screen x (``-D <= x <= size``).
+        size: D. width: the screen width in px.
+    """
+
+    bands: jax.Array
+    size: int
+    width: int
+
+    @staticmethod
+    def of(rgb: np.ndarray, mask: np.ndarray, width: int = 84) -> SpriteBands:
+        """Host side, from uint8 ``(N, D, D, 3)`` colours and bool ``(N, D, D)`` opacity.
+
+        Raises:
+            ValueError: an opaque pixel has a zero channel (it would read as transparent).
+        """
+        rgb, mask = np.asarray(rgb, np.uint8), np.asarray(mask, bool)
+        n, d = mask.shape[:2]
+        if (rgb[mask] == 0).any():
+            raise ValueError("SpriteBands: an opaque colour has a zero channel")
+        sprite = np.where(mask[..., None], rgb, 0)
+        positions = width + d + 1
+        wide = np.zeros((n, positions, d, width + 2 * d, 3), np.uint8)
+        for k in range(positions):  # left edge at x = k - d, i.e. column k of `wide`
+            wide[:, k, :, k : k + d] = sprite
+        bands = wide[:, :, :, d : d + width].reshape(n * positions, d * width * 3)
+        return SpriteBands(jnp.asarray(bands), d, width)
+
+    def overlay(self, frame: jax.Array, index, x, y) -> jax.Array:
+        """Draw sprite ``index`` with its top-left at ``(x, y)`` over ``frame``, a flat
+        uint8 screen with ``D`` blank rows above and below (``((H + 2 D) * W * 3,)``, see
+        :meth:`pad` / :meth:`unpad`). Parts outside the screen are clipped."""
+        d, row = self.size, self.width * 3
+        x = jnp.clip(x, -d, self.width)
+        y = jnp.clip(y, -d, frame.shape[0] // row - 2 * d)
+        band = table_row(self.bands, index * (self.width + d + 1) + x + d)
+        start = (y + d) * row
+        under = jax.lax.dynamic_slice(frame, (start,), (d * row,))
+        return jax.lax.dynamic_update_slice(frame, jnp.where(band != 0, band, under), (start,))
+
+    def pad(self, frames: np.ndarray) -> np.ndarray:
+        """Host side: flat screens ``(..., H * W * 3)`` with ``D`` blank rows added above
+        and below (the layout :meth:`overlay` draws on)."""
+        m = self.size * self.width * 3
+        return np.pad(np.asarray(frames), [(0, 0)] * (np.ndim(frames) - 1) + [(m, m)])
+
+    def unpad(self, frame: jax.Array) -> jax.Array:
+        """The screen rows of a padded flat frame, ``(H * W * 3,)``."""
+        m = self.size * self.width * 3
+        return frame[m : frame.shape[0] - m]
