@@ -413,19 +413,24 @@ class MortarMayhem(Environment):
         ``allowed_commands``, no filtering (the torus makes every command valid).
         """
         n = self.variant.max_commands
-        allowed = jnp.arange(9) < params.allowed_commands
         if self.variant.endless:
-            logits = jnp.where(allowed, 0.0, -jnp.inf)
-            return jax.random.categorical(key, logits, shape=(n,)).astype(jnp.int32)
+            return jax.random.randint(key, (n,), 0, params.allowed_commands, jnp.int32)
+        allowed = jnp.arange(9) < params.allowed_commands
         deltas = jnp.asarray(_DELTAS)
+        # One uniform number per command picks among the valid ones (cheaper than a
+        # categorical draw, which costs a random number per option: resets run at
+        # every step of a batched rollout with autoreset).
+        u = jax.random.uniform(key, (n,))
 
-        def one(pos, k):
+        def one(pos, u_k):
             nxt = pos[None, :] + deltas
-            inside = jnp.all((nxt >= 0) & (nxt < params.arena_size), axis=1)
-            cmd = jax.random.categorical(k, jnp.where(allowed & inside, 0.0, -jnp.inf))
-            return pos + deltas[cmd], cmd.astype(jnp.int32)
+            valid = allowed & jnp.all((nxt >= 0) & (nxt < params.arena_size), axis=1)
+            count = jnp.sum(valid)
+            pick = jnp.minimum((u_k * count).astype(jnp.int32), count - 1)
+            cmd = jnp.argmax(valid & (jnp.cumsum(valid) == pick + 1)).astype(jnp.int32)
+            return pos + deltas[cmd], cmd
 
-        _, cmds = jax.lax.scan(one, spawn_tile, jax.random.split(key, n))
+        _, cmds = jax.lax.scan(one, spawn_tile, u)
         return cmds
 
     def init_state(self, key: jax.Array, params: Params) -> State:
