@@ -20,7 +20,6 @@ Differences from the original package, on purpose:
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import gymnasium
@@ -36,21 +35,107 @@ from engram.core.wrappers import NextStepAutoReset
 NAMESPACE = "engram"
 
 
-@cache
-def _compiled(static_key, env):
-    """``jit``-ed reset and step shared by every adapter with the same static config."""
-    del static_key  # the cache key; ``env`` itself is not compared
-    return jax.jit(env.reset), jax.jit(env.step)
+#: Compiled programs by (static configuration, batch size): an adapter whose reset
+#: options come back to values seen before (or differ only in values that live in params)
+#: reuses them instead of compiling again.
+_PROGRAMS: dict = {}
 
 
-@cache
-def _compiled_vector(static_key, env):
-    del static_key
-    wrapped = NextStepAutoReset(env)
-    return (
-        jax.jit(jax.vmap(wrapped.reset, in_axes=(0, None))),
-        jax.jit(jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))),
-    )
+def _as_bytes(x: jax.Array) -> jax.Array:
+    """A leaf's bytes, flat uint8 (bools as one byte each)."""
+    if x.dtype == jnp.bool_:
+        x = x.astype(jnp.uint8)
+    if x.dtype.itemsize > 1:
+        x = jax.lax.bitcast_convert_type(x, jnp.uint8)
+    return x.reshape(-1)
+
+
+#: Leaves of at most this many bytes are packed into one buffer; larger ones (the frames)
+#: come back as they are (copying them into the buffer would cost more than it saves).
+_PACK_BYTES = 4096
+
+
+class _Program:
+    """A compiled ``fn(*args) -> (key, state, outputs)`` whose ``outputs`` (a pytree of
+    arrays: observation, reward, flags, info) come back to the host as NumPy arrays in
+    one transfer: the small leaves packed into one byte buffer on the device and unpacked
+    into views here, the large ones (frames) alongside."""
+
+    def __init__(self, fn):
+        self._fn = fn
+        self._jitted = None
+
+    def _build(self, args):
+        _, _, out = jax.eval_shape(self._fn, *args)
+        leaves, self._tree = jax.tree.flatten(out)
+        self._layout = [(x.shape, np.dtype(x.dtype)) for x in leaves]
+        self._small = [x.size * x.dtype.itemsize <= _PACK_BYTES for x in leaves]
+
+        def packed(*a):
+            key, state, outputs = self._fn(*a)
+            leaves = jax.tree.leaves(outputs)
+            small = [_as_bytes(x) for x, s in zip(leaves, self._small, strict=True) if s]
+            large = [x for x, s in zip(leaves, self._small, strict=True) if not s]
+            buffer = jnp.concatenate(small) if small else jnp.zeros(0, jnp.uint8)
+            return key, state, (buffer, large)
+
+        self._jitted = jax.jit(packed)
+
+    def __call__(self, *args):
+        if self._jitted is None:
+            self._build(args)
+        key, state, out = self._jitted(*args)
+        buffer, large = jax.device_get(out)
+        large = iter(large)
+        leaves, offset = [], 0
+        for (shape, dtype), small in zip(self._layout, self._small, strict=True):
+            if not small:
+                leaves.append(next(large))
+                continue
+            stored = np.dtype(np.uint8) if dtype == np.bool_ else dtype
+            nbytes = int(np.prod(shape, dtype=np.int64)) * stored.itemsize
+            leaf = buffer[offset : offset + nbytes].view(stored).reshape(shape)
+            offset += nbytes
+            leaves.append(leaf.astype(bool) if dtype == np.bool_ else leaf)
+        return key, state, jax.tree.unflatten(self._tree, leaves)
+
+
+def _compiled(env, num_envs: int | None = None):
+    """``(reset, step)``, each one compiled call that also splits the adapter's key and
+    returns its outputs as NumPy arrays in one transfer (:class:`_Program`):
+    ``reset(key, params) -> (key, state, (obs, info))`` and ``step(key, state, action,
+    params) -> (key, state, (obs, reward, terminated, truncated, info))``. ``num_envs``:
+    the vector adapter's batch (``vmap`` with next-step autoreset), ``None``: one env."""
+    cache_key = (env.static_key, num_envs)
+    if cache_key in _PROGRAMS:
+        return _PROGRAMS[cache_key]
+    if num_envs is None:
+        env_reset, env_step, reset_info = env.reset, env.step, env.reset_info
+    else:
+        wrapped = NextStepAutoReset(env)
+        env_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
+        env_step = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))
+        base = jax.vmap(env.reset_info, in_axes=(0, None))
+
+        def reset_info(state, params):
+            return base(state.env_state, params)
+
+    def split(key):
+        key, k = jax.random.split(key)
+        return key, (k if num_envs is None else jax.random.split(k, num_envs))
+
+    def reset(key, params):
+        key, k = split(key)
+        obs, state = env_reset(k, params)
+        return key, state, (obs, reset_info(state, params))
+
+    def step(key, state, action, params):
+        key, k = split(key)
+        obs, state, reward, terminated, truncated, info = env_step(k, state, action, params)
+        return key, state, (obs, reward, terminated, truncated, info)
+
+    _PROGRAMS[cache_key] = (_Program(reset), _Program(step))
+    return _PROGRAMS[cache_key]
 
 
 class _Shared:
@@ -69,16 +154,6 @@ class _Shared:
         values = resolve(specs, options)
         if values != self._values:
             self._build(self.env_id, options)
-
-
-@cache
-def _reset_info(env):
-    """``jit(env.reset_info)``, one per environment object."""
-    return jax.jit(env.reset_info)
-
-
-def _to_numpy(tree):
-    return jax.tree.map(np.asarray, jax.device_get(tree))
 
 
 def _python(value):
@@ -124,26 +199,23 @@ class GymEnv(gymnasium.Env, _Shared):
         self._maybe_rebuild({**self._defaults, **(options or {})})
         # The JAX key comes from gymnasium's np_random, so seeding is reproducible and
         # an unseeded reset continues the generator, as in the original.
-        self._key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
-        self._key, k = jax.random.split(self._key)
-        reset, _ = _compiled(self._env.static_key, self._env)
-        obs, self._state = reset(k, self._params)
-        self._obs = _to_numpy(obs)
-        info = _to_numpy(_reset_info(self._env)(self._state, self._params))
-        info = {k: _python(v) for k, v in info.items()}
-        return self._obs, info
+        key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
+        reset, _ = _compiled(self._env)
+        self._key, self._state, out = reset(key, self._params)
+        self._obs, info = out
+        return self._obs, {k: _python(v) for k, v in info.items()}
 
     def step(self, action):
         if self._state is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         action = np.asarray(action)
         self._env.check_action(action)
-        _, step = _compiled(self._env.static_key, self._env)
-        self._key, k = jax.random.split(self._key)
-        obs, self._state, reward, terminated, truncated, info = step(
-            k, self._state, jnp.asarray(action, jnp.int32), self._params
+        _, step = _compiled(self._env)
+        # One compiled call and one transfer of everything the step returns.
+        self._key, self._state, out = step(
+            self._key, self._state, action.astype(np.int32), self._params
         )
-        self._obs = _to_numpy(obs)
+        self._obs, reward, terminated, truncated, info = out
         terminated, truncated = bool(terminated), bool(truncated)
         keys = self._env.info_every_step
         if terminated or truncated:
@@ -205,14 +277,12 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
             seed = seed[0]
         super().reset(seed=seed)
         self._maybe_rebuild({**self._defaults, **(options or {})})
-        self._key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
-        self._key, k = jax.random.split(self._key)
-        reset, _ = _compiled_vector(self._env.static_key, self._env)
-        obs, self._state = reset(jax.random.split(k, self.num_envs), self._params)
-        self._obs = _to_numpy(obs)
+        key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
+        reset, _ = _compiled(self._env, self.num_envs)
+        self._key, self._state, out = reset(key, self._params)
+        self._obs, reset_info = out
         info = {}
-        batched = jax.vmap(_reset_info(self._env), in_axes=(0, None))
-        for k, v in _to_numpy(batched(self._state.env_state, self._params)).items():
+        for k, v in reset_info.items():
             info[k] = v
             info[f"_{k}"] = np.ones(self.num_envs, bool)
         return self._obs, info
@@ -223,18 +293,12 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         actions = np.asarray(actions)
         if not self.action_space.contains(actions.astype(self.action_space.dtype)):
             raise ValueError(f"actions: got {actions!r}, expected a batch in {self.action_space}")
-        _, step = _compiled_vector(self._env.static_key, self._env)
-        self._key, k = jax.random.split(self._key)
-        obs, self._state, reward, terminated, truncated, info = step(
-            jax.random.split(k, self.num_envs),
-            self._state,
-            jnp.asarray(actions, jnp.int32),
-            self._params,
+        _, step = _compiled(self._env, self.num_envs)
+        # One compiled call and one transfer of everything the step returns.
+        self._key, self._state, out = step(
+            self._key, self._state, actions.astype(np.int32), self._params
         )
-        self._obs = _to_numpy(obs)
-        terminated = np.asarray(terminated)
-        truncated = np.asarray(truncated)
-        info = jax.device_get(info)
+        self._obs, reward, terminated, truncated, info = out
         done = terminated | truncated
         out: dict[str, Any] = {}
         for key in set(self._env.info_at_end) | set(self._env.info_every_step):
