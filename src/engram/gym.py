@@ -35,107 +35,181 @@ from engram.core.wrappers import NextStepAutoReset
 NAMESPACE = "engram"
 
 
-#: Compiled programs by (static configuration, batch size): an adapter whose reset
-#: options come back to values seen before (or differ only in values that live in params)
-#: reuses them instead of compiling again.
-_PROGRAMS: dict = {}
+class _Bytes:
+    """Packs a pytree of arrays (fixed shapes and dtypes; PRNG keys as their data) into one
+    flat uint8 array and back. Calling a compiled function costs microseconds per argument
+    and result leaf, and an environment's state and params have dozens: the adapters pass
+    each as one buffer and return the small results packed likewise."""
 
-
-def _as_bytes(x: jax.Array) -> jax.Array:
-    """A leaf's bytes, flat uint8 (bools as one byte each)."""
-    if x.dtype == jnp.bool_:
-        x = x.astype(jnp.uint8)
-    if x.dtype.itemsize > 1:
-        x = jax.lax.bitcast_convert_type(x, jnp.uint8)
-    return x.reshape(-1)
-
-
-#: Leaves of at most this many bytes are packed into one buffer; larger ones (the frames)
-#: come back as they are (copying them into the buffer would cost more than it saves).
-_PACK_BYTES = 4096
-
-
-class _Program:
-    """A compiled ``fn(*args) -> (key, state, outputs)`` whose ``outputs`` (a pytree of
-    arrays: observation, reward, flags, info) come back to the host as NumPy arrays in
-    one transfer: the small leaves packed into one byte buffer on the device and unpacked
-    into views here, the large ones (frames) alongside."""
-
-    def __init__(self, fn):
-        self._fn = fn
-        self._jitted = None
-
-    def _build(self, args):
-        _, _, out = jax.eval_shape(self._fn, *args)
-        leaves, self._tree = jax.tree.flatten(out)
-        self._layout = [(x.shape, np.dtype(x.dtype)) for x in leaves]
-        self._small = [x.size * x.dtype.itemsize <= _PACK_BYTES for x in leaves]
-
-        def packed(*a):
-            key, state, outputs = self._fn(*a)
-            leaves = jax.tree.leaves(outputs)
-            small = [_as_bytes(x) for x, s in zip(leaves, self._small, strict=True) if s]
-            large = [x for x, s in zip(leaves, self._small, strict=True) if not s]
-            buffer = jnp.concatenate(small) if small else jnp.zeros(0, jnp.uint8)
-            return key, state, (buffer, large)
-
-        self._jitted = jax.jit(packed)
-
-    def __call__(self, *args):
-        if self._jitted is None:
-            self._build(args)
-        key, state, out = self._jitted(*args)
-        buffer, large = jax.device_get(out)
-        large = iter(large)
-        leaves, offset = [], 0
-        for (shape, dtype), small in zip(self._layout, self._small, strict=True):
-            if not small:
-                leaves.append(next(large))
-                continue
+    def __init__(self, example):
+        leaves, self.tree = jax.tree.flatten(example)
+        self.specs = []
+        for x in leaves:
+            is_key = jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+            if is_key:
+                x = jax.eval_shape(jax.random.key_data, x)
+            dtype = np.dtype(x.dtype)
             stored = np.dtype(np.uint8) if dtype == np.bool_ else dtype
-            nbytes = int(np.prod(shape, dtype=np.int64)) * stored.itemsize
+            nbytes = int(np.prod(x.shape, dtype=np.int64)) * stored.itemsize
+            self.specs.append((tuple(x.shape), dtype, stored, nbytes, is_key))
+
+    @staticmethod
+    def pack(tree) -> jax.Array:
+        """The tree's bytes, flat uint8 (traced, or on the host with NumPy leaves)."""
+        parts = []
+        for x in jax.tree.leaves(tree):
+            if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+                x = jax.random.key_data(x)
+            x = jnp.asarray(x)
+            if x.dtype == jnp.bool_:
+                x = x.astype(jnp.uint8)
+            if x.dtype.itemsize > 1:
+                x = jax.lax.bitcast_convert_type(x, jnp.uint8)
+            parts.append(x.reshape(-1))
+        return jnp.concatenate(parts) if parts else jnp.zeros(0, jnp.uint8)
+
+    def unpack(self, buffer: jax.Array):
+        """The tree back from :meth:`pack`'s bytes (traced)."""
+        leaves, offset = [], 0
+        for shape, dtype, stored, nbytes, is_key in self.specs:
+            x = buffer[offset : offset + nbytes]
+            offset += nbytes
+            if stored.itemsize > 1:
+                x = jax.lax.bitcast_convert_type(x.reshape(-1, stored.itemsize), stored)
+            x = x.reshape(shape)
+            if dtype == np.bool_:
+                x = x != 0
+            leaves.append(jax.random.wrap_key_data(x) if is_key else x)
+        return jax.tree.unflatten(self.tree, leaves)
+
+    def unpack_host(self, buffer: np.ndarray):
+        """NumPy views of :meth:`pack`'s bytes (no PRNG keys)."""
+        leaves, offset = [], 0
+        for shape, dtype, stored, nbytes, _ in self.specs:
             leaf = buffer[offset : offset + nbytes].view(stored).reshape(shape)
             offset += nbytes
             leaves.append(leaf.astype(bool) if dtype == np.bool_ else leaf)
-        return key, state, jax.tree.unflatten(self._tree, leaves)
+        return jax.tree.unflatten(self.tree, leaves)
 
 
-def _compiled(env, num_envs: int | None = None):
-    """``(reset, step)``, each one compiled call that also splits the adapter's key and
-    returns its outputs as NumPy arrays in one transfer (:class:`_Program`):
-    ``reset(key, params) -> (key, state, (obs, info))`` and ``step(key, state, action,
-    params) -> (key, state, (obs, reward, terminated, truncated, info))``. ``num_envs``:
-    the vector adapter's batch (``vmap`` with next-step autoreset), ``None``: one env."""
-    cache_key = (env.static_key, num_envs)
-    if cache_key in _PROGRAMS:
-        return _PROGRAMS[cache_key]
-    if num_envs is None:
-        env_reset, env_step, reset_info = env.reset, env.step, env.reset_info
-    else:
-        wrapped = NextStepAutoReset(env)
-        env_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
-        env_step = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))
-        base = jax.vmap(env.reset_info, in_axes=(0, None))
+#: Results of at most this many bytes are packed into one buffer; larger ones (the
+#: frames) come back as they are (copying them into the buffer would cost more).
+_PACK_BYTES = 4096
 
-        def reset_info(state, params):
-            return base(state.env_state, params)
 
-    def split(key):
-        key, k = jax.random.split(key)
-        return key, (k if num_envs is None else jax.random.split(k, num_envs))
+class _Results:
+    """The outputs of a compiled call: the small leaves packed into one buffer, the large
+    ones as they are; both fetched in one transfer and rebuilt into the tree."""
 
-    def reset(key, params):
-        key, k = split(key)
-        obs, state = env_reset(k, params)
-        return key, state, (obs, reset_info(state, params))
+    def __init__(self, shapes):
+        leaves, self.tree = jax.tree.flatten(shapes)
+        self.small = [x.size * x.dtype.itemsize <= _PACK_BYTES for x in leaves]
+        self.bytes = _Bytes([x for x, s in zip(leaves, self.small, strict=True) if s])
 
-    def step(key, state, action, params):
-        key, k = split(key)
-        obs, state, reward, terminated, truncated, info = env_step(k, state, action, params)
-        return key, state, (obs, reward, terminated, truncated, info)
+    def split(self, outputs):
+        """Traced: ``(packed small leaves, [large leaves])``."""
+        leaves = jax.tree.leaves(outputs)
+        small = [x for x, s in zip(leaves, self.small, strict=True) if s]
+        return _Bytes.pack(small), [x for x, s in zip(leaves, self.small, strict=True) if not s]
 
-    _PROGRAMS[cache_key] = (_Program(reset), _Program(step))
-    return _PROGRAMS[cache_key]
+    def fetch(self, split):
+        small, large = jax.device_get(split)
+        small, large = iter(self.bytes.unpack_host(small)), iter(large)
+        leaves = [next(small) if s else next(large) for s in self.small]
+        return jax.tree.unflatten(self.tree, leaves)
+
+
+class _Runner:
+    """The compiled reset and step of one environment configuration and batch size, for
+    one layout of params. The adapter's key and state travel between calls as one device
+    buffer (the *carry*), params as another; each call is one compiled call and one
+    transfer of what it returns.
+
+    ``reset(key) -> (carry, (obs, info))``, ``step(carry, action) -> (carry, (obs,
+    reward, terminated, truncated, info))``, ``state(carry) -> env state``.
+    ``num_envs``: the vector adapter's batch (``vmap``, next-step autoreset); None: one.
+    """
+
+    def __init__(self, env, num_envs, params):
+        if num_envs is None:
+            env_reset, env_step, reset_info = env.reset, env.step, env.reset_info
+        else:
+            wrapped = NextStepAutoReset(env)
+            env_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
+            env_step = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))
+            base = jax.vmap(env.reset_info, in_axes=(0, None))
+
+            def reset_info(state, params):
+                return base(state.env_state, params)
+
+        def split(key):
+            key, k = jax.random.split(key)
+            return key, (k if num_envs is None else jax.random.split(k, num_envs))
+
+        def reset(key, params):
+            key, k = split(key)
+            obs, state = env_reset(k, params)
+            return (key, state), (obs, reset_info(state, params))
+
+        def step(carry, action, params):
+            key, k = split(carry[0])
+            obs, state, reward, terminated, truncated, info = env_step(k, carry[1], action, params)
+            return (key, state), (obs, reward, terminated, truncated, info)
+
+        key = jax.random.key(0)
+        carry, reset_out = jax.eval_shape(reset, key, params)
+        self.params_bytes = _Bytes(params)
+        self.carry = _Bytes(carry)
+        self.reset_results = _Results(reset_out)
+        action_shape = jax.eval_shape(env.action_space.sample, key).shape
+        example_action = jax.ShapeDtypeStruct(
+            ((num_envs,) if num_envs else ()) + tuple(action_shape), jnp.int32
+        )
+        _, step_out = jax.eval_shape(step, carry, example_action, params)
+        self.step_results = _Results(step_out)
+
+        def reset_packed(key_data, params_buffer):
+            params = self.params_bytes.unpack(params_buffer)
+            carry, out = reset(jax.random.wrap_key_data(key_data), params)
+            return self.carry.pack(carry), self.reset_results.split(out)
+
+        def step_packed(carry_buffer, action, params_buffer):
+            params = self.params_bytes.unpack(params_buffer)
+            carry, out = step(self.carry.unpack(carry_buffer), action, params)
+            return self.carry.pack(carry), self.step_results.split(out)
+
+        self._reset = jax.jit(reset_packed)
+        self._step = jax.jit(step_packed)
+        self._state = jax.jit(lambda c: self.carry.unpack(c)[1])
+
+    def bind(self, params):
+        """The params buffer for :meth:`reset` and :meth:`step` (one transfer, once)."""
+        return jax.device_put(np.asarray(_Bytes.pack(params)))
+
+    def reset(self, key, params_buffer):
+        carry, out = self._reset(jax.random.key_data(key), params_buffer)
+        return carry, self.reset_results.fetch(out)
+
+    def step(self, carry, action, params_buffer):
+        carry, out = self._step(carry, action, params_buffer)
+        return carry, self.step_results.fetch(out)
+
+    def state(self, carry):
+        return self._state(carry)
+
+
+#: Runners by (static configuration, batch size, params layout): an adapter whose reset
+#: options come back to values seen before (or differ only in values that live in params)
+#: reuses them instead of compiling again.
+_RUNNERS: dict = {}
+
+
+def _runner(env, num_envs, params) -> _Runner:
+    layout = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(params))
+    cache_key = (env.static_key, num_envs, jax.tree.structure(params), layout)
+    if cache_key not in _RUNNERS:
+        _RUNNERS[cache_key] = _Runner(env, num_envs, params)
+    return _RUNNERS[cache_key]
 
 
 class _Shared:
@@ -146,6 +220,9 @@ class _Shared:
         values = resolve(specs, options)
         env, params = make(env_id, **values)
         self._env, self._params, self._values = env, params, values
+        # One env (GymEnv) or a batch of num_envs (GymVectorEnv).
+        self._runner = _runner(env, getattr(self, "num_envs", None), params)
+        self._params_buffer = self._runner.bind(params)
 
     def _maybe_rebuild(self, options: dict | None):
         if options is None or options == {}:
@@ -190,9 +267,8 @@ class GymEnv(gymnasium.Env, _Shared):
         self.metadata = dict(self.metadata, render_fps=self._env.render_fps)
         self.observation_space = self._env.observation_space.to_gymnasium()
         self.action_space = self._env.action_space.to_gymnasium()
-        self._state = None
+        self._carry = None  # the key and state, one device buffer (_Runner)
         self._obs = None
-        self._key = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -200,20 +276,17 @@ class GymEnv(gymnasium.Env, _Shared):
         # The JAX key comes from gymnasium's np_random, so seeding is reproducible and
         # an unseeded reset continues the generator, as in the original.
         key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
-        reset, _ = _compiled(self._env)
-        self._key, self._state, out = reset(key, self._params)
-        self._obs, info = out
+        self._carry, (self._obs, info) = self._runner.reset(key, self._params_buffer)
         return self._obs, {k: _python(v) for k, v in info.items()}
 
     def step(self, action):
-        if self._state is None:
+        if self._carry is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         action = np.asarray(action)
         self._env.check_action(action)
-        _, step = _compiled(self._env)
         # One compiled call and one transfer of everything the step returns.
-        self._key, self._state, out = step(
-            self._key, self._state, action.astype(np.int32), self._params
+        self._carry, out = self._runner.step(
+            self._carry, action.astype(np.int32), self._params_buffer
         )
         self._obs, reward, terminated, truncated, info = out
         terminated, truncated = bool(terminated), bool(truncated)
@@ -227,12 +300,13 @@ class GymEnv(gymnasium.Env, _Shared):
         if self.render_mode != "rgb_array" or self._obs is None:
             return None
         if not self._env.pixel_observations:  # vector observations: the env draws a frame
-            return np.asarray(self._env.frame(self._state, self._params))
+            state = self._runner.state(self._carry)
+            return np.asarray(self._env.frame(state, self._params))
         obs = self._obs
         return obs["visual_observation"] if isinstance(obs, dict) else obs
 
     def close(self):
-        self._state = None
+        self._carry = None
 
 
 class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
@@ -268,8 +342,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         self.single_action_space = self._env.action_space.to_gymnasium()
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._state = None
-        self._key = None
+        self._carry = None  # the key and state, one device buffer (_Runner)
         self._obs = None
 
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
@@ -278,9 +351,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         super().reset(seed=seed)
         self._maybe_rebuild({**self._defaults, **(options or {})})
         key = jax.random.key(int(self.np_random.integers(0, 2**63 - 1)))
-        reset, _ = _compiled(self._env, self.num_envs)
-        self._key, self._state, out = reset(key, self._params)
-        self._obs, reset_info = out
+        self._carry, (self._obs, reset_info) = self._runner.reset(key, self._params_buffer)
         info = {}
         for k, v in reset_info.items():
             info[k] = v
@@ -288,15 +359,14 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         return self._obs, info
 
     def step(self, actions):
-        if self._state is None:
+        if self._carry is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         actions = np.asarray(actions)
         if not self.action_space.contains(actions.astype(self.action_space.dtype)):
             raise ValueError(f"actions: got {actions!r}, expected a batch in {self.action_space}")
-        _, step = _compiled(self._env, self.num_envs)
         # One compiled call and one transfer of everything the step returns.
-        self._key, self._state, out = step(
-            self._key, self._state, actions.astype(np.int32), self._params
+        self._carry, out = self._runner.step(
+            self._carry, actions.astype(np.int32), self._params_buffer
         )
         self._obs, reward, terminated, truncated, info = out
         done = terminated | truncated
@@ -312,7 +382,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         if self._obs is None:
             return None
         if not self._env.pixel_observations:  # one frame per environment, stacked
-            states = self._state.env_state
+            states = self._runner.state(self._carry).env_state
             frames = [
                 self._env.frame(jax.tree.map(lambda x, i=i: x[i], states), self._params)
                 for i in range(self.num_envs)
@@ -322,7 +392,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv, _Shared):
         return obs["visual_observation"] if isinstance(obs, dict) else obs
 
     def close_extras(self, **kwargs):
-        self._state = None
+        self._carry = None
 
 
 def register_all() -> None:
