@@ -57,6 +57,17 @@ def circle_spans(radius: int) -> list[tuple[int, int, int]]:
     its centre sits on the lower-right of the middle four pixels.
     """
     spans = []
+    for x, y, f in _midpoint_steps(radius):
+        if f >= 0:  # the original draws these rows only before y steps down
+            spans += [(y - 1, -x, x - 1), (-y, -x, x - 1)]
+        spans += [(x - 1, -y, y - 1), (-x, -y, y - 1)]
+    return spans
+
+
+def _midpoint_steps(radius: int):
+    """The midpoint loop shared by pygame's ``draw_circle_filled`` and
+    ``draw_circle_bresenham_thin``: yields ``(x, y, f)`` after each step of the octant
+    from the top (x = 0, y = r) while ``x < y``; ``f`` is the decision variable."""
     f, ddx, ddy, x, y = 1 - radius, 0, -2 * radius, 0, radius
     while x < y:
         if f >= 0:
@@ -66,10 +77,7 @@ def circle_spans(radius: int) -> list[tuple[int, int, int]]:
         x += 1
         ddx += 2
         f += ddx + 1
-        if f >= 0:  # the original draws these rows only before y steps down
-            spans += [(y - 1, -x, x - 1), (-y, -x, x - 1)]
-        spans += [(x - 1, -y, y - 1), (-x, -y, y - 1)]
-    return spans
+        yield x, y, f
 
 
 def _filled_circle(mask: np.ndarray, x0: int, y0: int, radius: int) -> None:
@@ -128,15 +136,7 @@ def _thin_circle(mask: np.ndarray, x0: int, y0: int, radius: int) -> None:
     Like the filled circle, its right and bottom halves are shifted by one pixel toward
     the centre (offsets ``x - 1`` / ``y - 1``), so it is the 1-px rim of a 2r-wide disc.
     """
-    f, ddx, ddy, x, y = 1 - radius, 0, -2 * radius, 0, radius
-    while x < y:
-        if f >= 0:
-            y -= 1
-            ddy += 2
-            f += ddy
-        x += 1
-        ddx += 2
-        f += ddx + 1
+    for x, y, _ in _midpoint_steps(radius):
         for px, py in (
             (x0 + x - 1, y0 + y - 1),
             (x0 - x, y0 + y - 1),
