@@ -51,7 +51,7 @@ from engram.render.blend import (
     disc_table,
     spans_mask,
 )
-from engram.render.ops import bit_rows, paint_planes, palette_sprite, place
+from engram.render.ops import BitSprites, bit_rows, paint_planes, place
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
 TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
@@ -377,13 +377,8 @@ class SearingSpotlights(Environment):
         self.render_fps = 25
         self._order = _layer_order(v)
         sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
-        self._sprite_rgb = jnp.asarray(sprite_rgb)
-        self._sprite_mask = jnp.asarray(sprite_mask)
+        self._agent = BitSprites.of(sprite_rgb, sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2
-        codes, palette = palette_sprite(sprite_rgb, sprite_mask)
-        self._agent_bits = jnp.asarray(bit_rows(codes, len(palette)))
-        self._agent_palette = palette
-        self._sprite_width = codes.shape[-1]
         self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
         # Coin: a yellow disc of radius int(10 * scale), then an orange outline of width
         # int(2 * scale) (0 below scale 0.5: pygame fills, an orange disc). Codes: 1
@@ -1068,13 +1063,7 @@ class SearingSpotlights(Environment):
                     img = self._draw_exit(img, state)
             elif layer == "agent":
                 h = self._sprite_half
-                codes = place(
-                    self._agent_bits[rotation // 45],
-                    self._sprite_width,
-                    state.pos[0] - h,
-                    state.pos[1] - h,
-                )
-                img = paint_planes(img, codes, self._agent_palette)
+                img = self._agent.draw(img, rotation // 45, state.pos[0] - h, state.pos[1] - h)
             elif layer == "spot":
                 if debug:
                     img = self._draw_outlines(img, state)
