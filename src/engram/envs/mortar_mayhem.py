@@ -219,12 +219,18 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
 )
 
 
+def _arena_left(size):
+    """Left (= top) edge in px of an arena of ``size`` tiles, centred on the 84-px screen
+    (``MortarArena``: 14-px tiles)."""
+    return SCREEN // 2 - (TILE // 2) * size
+
+
 def _arena(size, target, red, debug: bool = False) -> jax.Array:
     """The arena picture: uint8 (84, 84, 3), black with ``size`` x ``size`` tiles of 14 px
     and a 1-px lighter border, centred; where ``red`` (the check, with
     ``visual_feedback``) every tile but ``target`` (int (2,) tile x, y) is red. ``debug``
     paints the target tile green (not in the original: the debug view)."""
-    left = SCREEN // 2 - (TILE // 2) * size
+    left = _arena_left(size)
     p = jnp.arange(SCREEN) - left
     inside = (p >= 0) & (p < TILE * size)
     local = p % TILE
@@ -393,8 +399,7 @@ class MortarMayhem(Environment):
     # ------------------------------------------------------------ geometry
     @staticmethod
     def _arena_left(params: Params) -> jax.Array:
-        """Left (= top) edge of the arena in px: centred on the 84-px screen."""
-        return SCREEN // 2 - (TILE // 2) * params.arena_size
+        return _arena_left(params.arena_size)
 
     def _tile_of(self, pos: jax.Array, params: Params) -> jax.Array:
         """Tile under an agent centre: ``(pos - arena.left) // 14`` (floor, like Python)."""
