@@ -34,8 +34,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from engram.eval import LEVEL_SEED_OFFSET, acting_trainer, evaluate
-from engram.train import TrainConfig, Trainer
+from engram.config import TrainConfig
+from engram.evaluation import LEVEL_SEED_OFFSET, evaluate
+from engram.ppo import Trainer
 
 #: PPO and network settings of the default run (the same as tests/test_learning.py's
 #: in-context test, with a small decoder for the attention agents).
@@ -96,7 +97,7 @@ def curves(trainer, params, levels: int, seed: int, scales, stream_window, rando
     agent = trainer.config.agent
     for scale in scales:
         out[f"x{scale}"] = evaluate(
-            acting_trainer(trainer, scale) if not random else trainer,
+            trainer.policy.for_evaluation(scale) if not random else trainer.policy,
             params,
             levels,
             seed,
@@ -106,7 +107,7 @@ def curves(trainer, params, levels: int, seed: int, scales, stream_window, rando
     if stream_window and agent in ("fct", "memo") and not random:
         top = max(scales)
         out[f"x{top} stream"] = evaluate(
-            acting_trainer(trainer, top, stream_window), params, levels, seed, trial_scale=top
+            trainer.policy.for_evaluation(top, stream_window), params, levels, seed, trial_scale=top
         )
     return out
 
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
             ).items():
                 per_setting.setdefault(name, []).append(r)
             if random_done is None:
-                results["trial_length"] = int(trainer.env_params.trial_length)
+                results["trial_length"] = int(trainer.policy.env_params.trial_length)
                 random_done = curves(
                     trainer, None, args.levels, level_seed, args.trial_scales, 0, random=True
                 )

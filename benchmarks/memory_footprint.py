@@ -61,16 +61,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from engram.models.fct import FullContextTransformerMemory, check_fct_config, fct_carry_bytes
 from engram.models.memo import (
-    FullContextTransformerMemory,
     MemoMemory,
     attended_tokens,
-    check_fct_config,
     check_memo_config,
-    fct_carry_bytes,
     memo_carry_bytes,
 )
-from engram.models.memory import GRUMemory
+from engram.models.recurrent import GRUMemory
 from engram.models.transformer_xl import (
     TransformerXLMemory,
     check_transformer_xl_config,
@@ -564,7 +562,7 @@ def measure_row(
         step, or None) and ``peak_bytes`` (the device's peak so far, GPUs only, else None).
     """
     # Imported here: the trainer pulls in the environments, which --no-measure never needs.
-    from engram.train import peak_device_memory, program_bytes
+    from engram.run import peak_device_memory, program_bytes
 
     module = build_model(model, context, sizes)
     params = random_params(model, sizes, num_envs, seed)

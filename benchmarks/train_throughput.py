@@ -23,7 +23,9 @@ import time
 
 import jax
 
-from engram.train import TrainConfig, Trainer, peak_device_memory, program_bytes
+from engram.config import TrainConfig
+from engram.ppo import Trainer
+from engram.run import peak_device_memory, program_bytes
 
 
 def measure(config: TrainConfig, updates: int) -> dict:
@@ -52,7 +54,7 @@ def measure(config: TrainConfig, updates: int) -> dict:
         "compile_s": compile_s,
         "sps": steps / seconds if updates else None,
         "seconds": seconds,
-        "state_bytes": trainer.memory_state_bytes(),
+        "state_bytes": trainer.policy.memory_state_bytes(),
         "program_bytes": program,
         "peak": peak_device_memory(),
     }

@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from engram.eval import EvalConfig, acting_trainer, evaluate_run
-from engram.models.memo import FCTCarry, MemoCarry
-from engram.train import TrainConfig, Trainer, train
+from engram.config import TrainConfig
+from engram.eval import EvalConfig, evaluate_run
+from engram.models.fct import FCTCarry
+from engram.models.memo import MemoCarry
+from engram.policy import Policy
+from engram.ppo import Trainer
+from engram.run import train
 
 #: A one-layer decoder of width 8: compiles in seconds.
 TINY = dict(decoder_num_layers=1, decoder_width=8, decoder_num_heads=2, decoder_mlp_hidden=16)
@@ -68,7 +72,7 @@ def test_attention_agents_train_on_a_trial_task(agent, tmp_path):
         np.testing.assert_array_equal(state.carry.segment_count, [0, 0])
         # segment_jitter 0.2 on 4 steps allows 4..4: 12 // 4 sets of 2 tokens.
         assert state.carry.summary_keys.shape == (2, 1, 3 * 2, 8)
-    assert trainer.segment_rng is (agent != "fct")
+    assert trainer.policy.segment_rng is (agent != "fct")
 
 
 def test_memo_trains_on_pixels_with_observation_reconstruction(tmp_path):
@@ -134,23 +138,23 @@ def test_bad_decoder_configuration_is_rejected_before_compiling(tmp_path, overri
 
 
 def test_evaluation_sizes_the_caches_for_longer_trials_and_streaming(tmp_path):
-    fct = Trainer(dark_key(tmp_path, agent="fct"))
-    assert acting_trainer(fct) is fct
-    assert acting_trainer(fct, trial_scale=4).config.decoder_settings().max_context == 48
-    assert acting_trainer(fct, 4, stream_window=5).config.decoder_settings().max_context == 5
-    memo = Trainer(dark_key(tmp_path, agent="memo"))
+    fct = Policy(dark_key(tmp_path, agent="fct"))
+    assert fct.for_evaluation() is fct
+    assert fct.for_evaluation(trial_scale=4).config.decoder_settings().max_context == 48
+    assert fct.for_evaluation(4, stream_window=5).config.decoder_settings().max_context == 5
+    memo = Policy(dark_key(tmp_path, agent="memo"))
     # A window of 9 tokens: the segment (4) and (9 - 4) // 2 = 2 summary sets of 2.
-    streamed = acting_trainer(memo, trial_scale=2, stream_window=9)
+    streamed = memo.for_evaluation(trial_scale=2, stream_window=9)
     carry = streamed.agent.initial_carry(1)
     assert carry.summary_keys.shape[2] + carry.segment_keys.shape[2] == 2 * 2 + 4
     assert streamed.config.segment_jitter == 0.0  # acting uses the fixed segment length
-    longer = acting_trainer(memo, trial_scale=2).agent.initial_carry(1)
+    longer = memo.for_evaluation(trial_scale=2).initial_carry(1)
     assert longer.summary_keys.shape[2] == (24 // 4) * 2
     with pytest.raises(ValueError, match=r"stream_window: got 5, smaller than one segment plus"):
-        acting_trainer(memo, stream_window=5)
-    gru = Trainer(dark_key(tmp_path, agent="gru", memory_hidden=8))
+        memo.for_evaluation(stream_window=5)
+    gru = Policy(dark_key(tmp_path, agent="gru", memory_hidden=8))
     with pytest.raises(ValueError, match="stream_window: the 'gru' agent keeps no token cache"):
-        acting_trainer(gru, stream_window=64)
+        gru.for_evaluation(stream_window=64)
 
 
 def test_engram_eval_streams_a_trained_memo_run_on_longer_trials(tmp_path):

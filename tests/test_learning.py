@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from engram.eval import LEVEL_SEED_OFFSET, evaluate
-from engram.train import TrainConfig, Trainer
+from engram.config import TrainConfig
+from engram.evaluation import LEVEL_SEED_OFFSET, evaluate
+from engram.ppo import Trainer
 
 EPISODES = 200
 
@@ -96,7 +97,7 @@ def _in_context_gain(agent: str, tmp_path, total_steps=1_000_000, **kw) -> tuple
     state = trainer.initial_state()
     for _ in range(config.num_updates):
         state, _ = trainer.update(state)
-    result = evaluate(trainer, state.params, 200, config.seed + LEVEL_SEED_OFFSET)
+    result = evaluate(trainer.policy, state.params, 200, config.seed + LEVEL_SEED_OFFSET)
     curve = result["per_episode_index"]
     # Episodes 0 to 2 exist in every trial: their means are free of the selection of
     # trials that fit more episodes.

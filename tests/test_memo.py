@@ -22,18 +22,20 @@ from engram.models.decoder import (
     decoder_stack,
     rms_norm,
 )
-from engram.models.memo import (
+from engram.models.fct import (
     FCTCarry,
     FullContextTransformerMemory,
+    check_fct_config,
+    fct_carry_bytes,
+    fct_initial_carry,
+)
+from engram.models.memo import (
     MemoCarry,
     MemoMemory,
     _MemoLayout,
     _summary_valid,
     attended_tokens,
-    check_fct_config,
     check_memo_config,
-    fct_carry_bytes,
-    fct_initial_carry,
     memo_cache_sizes,
     memo_carry_bytes,
     memo_initial_carry,

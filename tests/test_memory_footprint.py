@@ -15,8 +15,9 @@ from pathlib import Path
 import jax
 import pytest
 
-from engram.models import memory
-from engram.models.memo import fct_initial_carry, memo_initial_carry
+from engram.models import RecurrentSettings, memory_spec
+from engram.models.fct import fct_initial_carry
+from engram.models.memo import memo_initial_carry
 from engram.models.transformer_xl import transformer_xl_initial_carry
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "memory_footprint.py"
@@ -140,7 +141,7 @@ def _nbytes(tree) -> int:
 def test_carry_bytes_match_the_initial_carries():
     s = TINY
     carries = {
-        "gru": lambda: memory.initial_carry("gru", s.gru_hidden, 1),
+        "gru": lambda: memory_spec("gru").empty_carry(RecurrentSettings(s.gru_hidden), 1),
         "trxl": lambda: transformer_xl_initial_carry(1, s.trxl_layers, s.trxl_dim, s.trxl_window),
         "fct": lambda: fct_initial_carry(1, s.num_layers, s.width, 12),
         "memo": lambda: memo_initial_carry(1, s.num_layers, s.width, 4, 2, 12),

@@ -12,17 +12,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engram
-from engram.models import ActorCritic, encoder_for, log_prob_entropy, sample_action
-from engram.models.memo import FCTCarry
-from engram.models.memory import (
+from engram.models import (
+    MEMORY_MODELS,
+    ActorCritic,
     DecoderMemorySettings,
     GRUMemory,
     LSTMMemory,
     NoMemory,
+    RecurrentSettings,
     TransformerXLSettings,
-    initial_carry,
-    make_memory,
+    encoder_for,
+    log_prob_entropy,
+    memory_spec,
+    sample_action,
 )
+from engram.models.fct import FCTCarry
 
 H, F = 6, 5
 
@@ -157,17 +161,30 @@ TINY_DECODER = DecoderMemorySettings(
 )
 
 
+TINY_SETTINGS = {
+    "gru": RecurrentSettings(16),
+    "lstm": RecurrentSettings(16),
+    "none": None,
+    "trxl": TransformerXLSettings(num_layers=2, dim=8, num_heads=2, memory_length=3),
+    "fct": TINY_DECODER,
+    "memo": TINY_DECODER,
+    "rmt": TINY_DECODER,
+}
+
+
 def test_initial_carry_matches_the_module_and_unknown_name_is_rejected():
-    for name in ("gru", "lstm", "none", "fct", "memo", "rmt"):
+    assert set(MEMORY_MODELS) == set(TINY_SETTINGS)  # a new model gets tiny settings here
+    for name, tiny in TINY_SETTINGS.items():
+        spec = memory_spec(name)
         for a, b in zip(
-            jax.tree.leaves(initial_carry(name, 16, 4, decoder=TINY_DECODER)),
-            jax.tree.leaves(make_memory(name, 16, decoder=TINY_DECODER).initial_carry(4)),
+            jax.tree.leaves(spec.empty_carry(tiny, 4)),
+            jax.tree.leaves(spec.build(tiny).initial_carry(4)),
             strict=True,
         ):
             assert a.shape == b.shape and a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"agent: unknown memory model 'lstmx'.*gru"):
-        make_memory("lstmx", 16)
+        memory_spec("lstmx")
 
 
 @pytest.mark.parametrize(
@@ -200,15 +217,18 @@ def test_actor_critic_step_equals_sequence_on_real_observations(env_id, dims, me
         frames.append(obs)
     seq = jax.tree.map(lambda *x: jnp.stack(x), *frames)
     resets = jnp.zeros((T, B), bool).at[0].set(True).at[3, 1].set(True)
+    settings = {
+        "trxl": TransformerXLSettings(num_layers=2, dim=16, num_heads=2, memory_length=3),
+        "gru": RecurrentSettings(32),
+        "lstm": RecurrentSettings(32),
+    }.get(memory, TINY_DECODER if memory_spec(memory).token_cache else None)
     agent = ActorCritic(
         dims,
         memory,
-        memory_hidden=32,
+        settings,
         hidden=32,
         shared=shared,
         encoder=encoder_for(env.observation_space),
-        trxl=TransformerXLSettings(num_layers=2, dim=16, num_heads=2, memory_length=3),
-        attention=TINY_DECODER,
     )
     carry0 = agent.initial_carry(B)
     variables = agent.init(jax.random.key(1), carry0, seq, resets)

@@ -11,14 +11,15 @@ import sys
 
 import pytest
 
-from engram.train import TrainConfig
+from engram.config import TrainConfig
 
 SCRIPT = r"""
 import json
 import jax
 jax.config.update("jax_num_cpu_devices", 4)
 import numpy as np
-from engram.train import TrainConfig, Trainer
+from engram.config import TrainConfig
+from engram.ppo import Trainer
 
 def run(devices):
     # The T-maze's vector observations: an MLP compiles far faster than the CNN, and the

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import engram
-from engram.train import TrainConfig, Trainer
+from engram.config import TrainConfig
+from engram.ppo import Trainer
 
 
 @pytest.mark.parametrize("env_id", engram.registered_ids())

@@ -14,15 +14,15 @@ from rich.console import Console
 
 import engram
 from engram import cli
-from engram import train as train_module
-from engram.train import (
+from engram.config import TrainConfig
+from engram.ppo import Trainer
+from engram.run import (
     NonFiniteLossError,
-    TrainConfig,
-    Trainer,
     load_checkpoint,
     save_checkpoint,
     train,
 )
+from engram.run import loop as train_module
 
 
 def tiny(tmp_path, **kw) -> TrainConfig:
@@ -283,16 +283,16 @@ def test_config_file_gives_defaults_that_the_command_line_overrides(tmp_path, ca
 def test_repetitions_of_a_level_meet_the_same_level(tmp_path):
     """The paper's protocol: a greedy policy on the same level repeats the same episode;
     different levels differ."""
-    from engram.eval import evaluate
+    from engram.evaluation import evaluate
 
     trainer = Trainer(tiny(tmp_path, env="MortarMayhem-v0"))
     ts = trainer.init(jax.random.key(0))
-    r = evaluate(trainer, ts.params, levels=6, seed=11, repetitions=3, deterministic=True)
+    r = evaluate(trainer.policy, ts.params, levels=6, seed=11, repetitions=3, deterministic=True)
     assert r["episodes"] == 18 and r["level"] == [i for i in range(6) for _ in range(3)]
     lengths = np.asarray(r["lengths"]).reshape(6, 3)
     assert (lengths == lengths[:, :1]).all()
     # Random actions from the same seed still differ between repetitions.
-    rnd = evaluate(trainer, ts.params, levels=6, seed=11, repetitions=3, random_policy=True)
+    rnd = evaluate(trainer.policy, ts.params, levels=6, seed=11, repetitions=3, random_policy=True)
     assert len(set(rnd["lengths"])) > 1
 
 
@@ -334,7 +334,7 @@ def test_engram_record_films_the_runs_agent(finished, tmp_path, capsys):
 
 def test_task_metrics_from_info_are_summed_over_finished_episodes(tmp_path):
     trainer = Trainer(tiny(tmp_path, num_steps=64, total_steps=128))
-    assert trainer.task_metrics == ("commands_completed",)
+    assert trainer.policy.task_metrics == ("commands_completed",)
     _, m = trainer.update(trainer.init(jax.random.key(0)))
     # commands_completed is a fraction per episode (0.2 per command of 5 on MM-Grid).
     assert m["episodes"] > 0
@@ -409,7 +409,7 @@ def test_cli_paper_preset_is_overridden_by_the_command_line(capsys):
 
 def test_env_options_reach_the_environment_and_are_checked(tmp_path):
     trainer = Trainer(tiny(tmp_path, env_options=("arena_size=4",)))
-    assert int(trainer.env_params.arena_size) == 4
+    assert int(trainer.policy.env_params.arena_size) == 4
     with pytest.raises(ValueError, match="arena_size"):
         Trainer(tiny(tmp_path, env_options=("arena_size=99",)))
 
@@ -429,7 +429,7 @@ def test_ground_truth_estimation_needs_and_predicts_the_infos_ground_truth(tmp_p
     with pytest.raises(ValueError, match="ground_truth_estimation: MortarMayhem-Grid-v0"):
         Trainer(tiny(tmp_path, ground_truth_estimation=0.1))
     trainer = Trainer(tiny(tmp_path, env="Endless-MortarMayhem-v0", ground_truth_estimation=0.1))
-    assert trainer.ground_truth_dims == 2  # the target tile / 5 (reference section 1d)
+    assert trainer.policy.ground_truth_dims == 2  # the target tile / 5 (reference section 1d)
     ts = trainer.init(jax.random.key(0))
     ts2, m = trainer.update(ts)
     assert np.isfinite(float(m["ground_truth_loss"]))

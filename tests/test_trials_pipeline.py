@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from engram.eval import curve_table, evaluate
-from engram.train import TrainConfig, Trainer
+from engram.config import TrainConfig
+from engram.eval import curve_table
+from engram.evaluation import evaluate
+from engram.ppo import Trainer, rollout
 
 EPISODE, TRIAL = 3, 7
 
@@ -36,7 +38,7 @@ def _trainer(tmp_path) -> Trainer:
 def test_memory_resets_at_trial_starts_and_advantages_stop_at_episode_ends(tmp_path):
     trainer = _trainer(tmp_path)
     ts = trainer.init(jax.random.key(0))
-    _, traj, stats = jax.jit(trainer._rollout)(ts)
+    _, traj, stats = jax.jit(lambda s: rollout(trainer.policy, s, trainer.config.num_steps))(ts)
     reset = np.asarray(traj["reset"])  # (T, B): the observation starts a memory episode
     t = np.arange(3 * TRIAL)
     np.testing.assert_array_equal(reset, np.repeat((t % TRIAL == 0)[:, None], 2, 1))
@@ -55,8 +57,8 @@ def test_memory_resets_at_trial_starts_and_advantages_stop_at_episode_ends(tmp_p
 def test_evaluation_reports_the_curve_by_episode_index_and_longer_trials(tmp_path):
     trainer = _trainer(tmp_path)
     params = trainer.init(jax.random.key(0)).params
-    short = evaluate(trainer, params, levels=4, seed=5, repetitions=2)
-    long = evaluate(trainer, params, levels=4, seed=5, repetitions=2, trial_scale=4)
+    short = evaluate(trainer.policy, params, levels=4, seed=5, repetitions=2)
+    long = evaluate(trainer.policy, params, levels=4, seed=5, repetitions=2, trial_scale=4)
     assert short["trial_length"] == TRIAL and long["trial_length"] == 4 * TRIAL
     assert short["lengths"] == [TRIAL] * 8 and long["lengths"] == [4 * TRIAL] * 8
     for result, trial in ((short, TRIAL), (long, 4 * TRIAL)):
@@ -73,4 +75,4 @@ def test_evaluation_reports_the_curve_by_episode_index_and_longer_trials(tmp_pat
     Console(file=out, width=200).print(curve_table({"agent": long, "random": None}, "DKTD"))
     assert "by episode index" in out.getvalue() and "return (agent)" in out.getvalue()
     with pytest.raises(ValueError, match="trial_scale"):
-        evaluate(trainer, params, levels=1, seed=0, trial_scale=0)
+        evaluate(trainer.policy, params, levels=1, seed=0, trial_scale=0)

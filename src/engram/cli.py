@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import tyro
 
+from engram.config import TrainConfig
 from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
 from engram.presets import paper_config
 from engram.record import RecordConfig, record
-from engram.train import NonFiniteLossError, TrainConfig, train
+from engram.run import NonFiniteLossError, train
 
 
 def _train(config: TrainConfig) -> None:

@@ -15,12 +15,19 @@ import jax
 
 import engram
 from engram.core.params import parse_options, resolve
-from engram.models import DECODER_MEMORIES, DecoderMemorySettings, TransformerXLSettings
-from engram.models.memo import segment_length_range
+from engram.models import (
+    MEMORY_MODELS,
+    DecoderMemorySettings,
+    TransformerXLSettings,
+    memory_spec,
+)
 from engram.presets import trxl_defaults
 
+#: The ``--agent`` choices: every registered memory model (engram.models.MEMORY_MODELS).
+AgentName = Literal[tuple(MEMORY_MODELS)]
+
 # CleanRL's PPO-TrXL benchmark on Memory Gym normalises advantages for MM-Grid only
-# (reference section 5.1); the paper's neroRL runs never do.
+# (the Memory Gym paper's training setup); the paper's neroRL runs never do.
 _NORMALIZE_ADVANTAGES_BY_DEFAULT = frozenset({"MortarMayhem-Grid-v0"})
 
 
@@ -28,7 +35,7 @@ _NORMALIZE_ADVANTAGES_BY_DEFAULT = frozenset({"MortarMayhem-Grid-v0"})
 class TrainConfig:
     """PPO with a memory agent on one environment id.
 
-    PPO and network defaults are the Memory Gym paper's (reference section 5.1): gamma
+    PPO and network defaults are the Memory Gym paper's (its training setup): gamma
     0.995, lambda 0.95, clip 0.1, 3 epochs, 8 minibatches, value coefficient 0.5, gradient
     norm 0.25, learning rate 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6 annealed linearly over
     10,000 updates, Atari CNN + GRU 512 + dense 512; advantages are normalised only on
@@ -44,7 +51,7 @@ class TrainConfig:
     env_options: tuple[str, ...] = ()
     """Reset parameters of the environment as name=value (the original's names), e.g.
     ``show_origin=False``."""
-    agent: Literal["gru", "lstm", "trxl", "fct", "memo", "rmt", "none"] = "gru"
+    agent: AgentName = "gru"
     """Memory model: a GRU (the paper's), an LSTM, Transformer-XL (the paper's episodic
     sliding-window transformer), the Memo paper's full-context transformer (fct), Memo
     (accumulated summary tokens), RMT (only the newest summary tokens), or none
@@ -212,16 +219,9 @@ class TrainConfig:
         fields (``config``, ``resume``) left out."""
         out = dataclasses.asdict(self)
         out["normalize_advantages"] = self.advantage_normalization
-        if self.agent == "trxl":
-            for name, value in dataclasses.asdict(self.trxl_settings()).items():
-                out[f"trxl_{name}"] = value
-        if self.agent in DECODER_MEMORIES:
-            d = self.decoder_settings()
-            out.update(
-                max_context=d.max_context,
-                segment_length=d.segment_length,
-                summary_length=d.summary_length,
-            )
+        spec = memory_spec(self.agent)
+        if spec.resolved is not None:
+            out.update(spec.resolved(self))
         for name in self.LAUNCH_FIELDS:
             out.pop(name)
         out["env_options"] = list(self.env_options)
@@ -290,10 +290,9 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
-        if self.agent == "trxl":
-            self._validate_trxl()
-        if self.agent in DECODER_MEMORIES:
-            self._validate_decoder()
+        spec = memory_spec(self.agent)
+        if spec.validate is not None:
+            spec.validate(self)
 
     def episode_cap(self) -> int | None:
         """The environment's longest possible episode with ``env_options`` (None: unbounded)."""
@@ -318,21 +317,6 @@ class TrainConfig:
             **pick,
         )
 
-    def _validate_trxl(self) -> None:
-        for name in ("trxl_num_layers", "trxl_dim", "trxl_num_heads", "trxl_memory_length"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
-        t = self.trxl_settings()
-        if t.dim % t.num_heads:
-            raise ValueError(f"trxl_num_heads: got {t.num_heads}, must divide trxl_dim ({t.dim})")
-        cap = self.episode_cap()
-        if cap is not None and t.memory_length > cap:
-            raise ValueError(
-                f"trxl_memory_length: got {t.memory_length}, longer than the longest episode "
-                f"of {self.env} ({cap} steps); use at most {cap}"
-            )
-
     def memory_episode_length(self) -> int | None:
         """Steps between two memory resets at most: the trial length of a trial task, else
         the episode cap (None: unbounded)."""
@@ -355,45 +339,8 @@ class TrainConfig:
             max_context=context,
             segment_length=segment,
             summary_length=summary,
-            segment_jitter=self.segment_jitter if self.agent in ("memo", "rmt") else 0.0,
+            segment_jitter=self.segment_jitter if memory_spec(self.agent).segments else 0.0,
         )
-
-    def _validate_decoder(self) -> None:
-        for name in (
-            "decoder_num_layers",
-            "decoder_width",
-            "decoder_num_heads",
-            "decoder_mlp_hidden",
-            "max_context",
-            "segment_length",
-            "summary_length",
-        ):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name}: got {value!r}, must be a positive integer")
-        d = self.decoder_settings()
-        if d.width % d.num_heads or (d.width // d.num_heads) % 2:
-            raise ValueError(
-                f"decoder_num_heads: got {d.num_heads}, must divide decoder_width "
-                f"({d.width}) into an even head size (rotary embeddings rotate pairs)"
-            )
-        if self.agent == "fct":
-            return
-        if d.summary_length >= d.segment_length:
-            raise ValueError(
-                f"summary_length: got {d.summary_length}, must be shorter than "
-                f"segment_length ({d.segment_length}): summaries compress a segment"
-            )
-        if not 0.0 <= self.segment_jitter < 1.0:
-            raise ValueError(f"segment_jitter: got {self.segment_jitter}, must be in [0, 1)")
-        longest = segment_length_range(d.segment_length, d.segment_jitter)[1]
-        if longest > d.max_context:
-            what = "trial" if self.max_context is None else "max_context"
-            raise ValueError(
-                f"segment_length: got {d.segment_length} (up to {longest} steps with "
-                f"segment_jitter {self.segment_jitter}), longer than the {what} "
-                f"({d.max_context} steps)"
-            )
 
     @property
     def advantage_normalization(self) -> bool:

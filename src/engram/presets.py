@@ -1,8 +1,8 @@
 """Training presets: the Memory Gym paper's configuration of every environment.
 
 ``engram train --config paper --env ID`` starts from :func:`paper_config` (options given
-on the command line still override it). Values from reference section 5.1, the authors'
-released neroRL run configs:
+on the command line still override it). Values from the Memory Gym paper's training
+setup, the authors' released neroRL run configs:
 
 * 32 workers x 512 steps per update, 3 epochs x 8 minibatches, no advantage
   normalisation, the shared GRU-512 body (the other PPO values are TrainConfig's
@@ -62,7 +62,7 @@ TRXL_MEMORY_LENGTH = {
 
 
 def trxl_defaults(env_id: str, episode_cap: int | None) -> dict[str, Any]:
-    """The paper's Transformer-XL architecture for ``env_id`` (reference section 5.1): 3
+    """The paper's Transformer-XL architecture for ``env_id`` (its training setup): 3
     blocks x 384, 4 heads, sinusoidal positional encoding; Mystery Path Grid 2 x 256 without
     positional encoding. The window is the paper's for its ids, else (e.g. ``TMaze-v0``) the
     whole episode up to 256 steps."""

@@ -20,9 +20,10 @@ import jax
 import numpy as np
 import tyro
 
+from engram.config import TrainConfig
 from engram.core.params import parse_options
-from engram.models import greedy_action, sample_action
 from engram.render.compose import caption, side_by_side, upscale
+from engram.run import load_run
 from engram.runner import EpisodeRunner, EpisodeStats
 
 FORMATS = (".mp4", ".gif")
@@ -88,36 +89,31 @@ class AgentPolicy:
     """The agent of a run folder (last checkpoint), acting on one environment.
 
     Raises:
-        ValueError: the folder is not a readable run (see :func:`engram.train.open_run`).
+        ValueError: the folder is not a readable run (see :func:`engram.run.load_run`).
     """
 
     def __init__(self, run_dir: str | Path, deterministic: bool = False, seed: int = 0):
-        from engram.train import open_run
-
-        config, self.trainer, ts = open_run(run_dir)
-        self.env_id = config.env
-        self.params = self.trainer.seed_params(ts, 0)  # the first seed of a multi-seed run
+        run = load_run(run_dir)
+        self.policy = run.policy
+        self.env_id = run.config.env
+        self.params = run.params[0]  # the first seed of a multi-seed run
         self.deterministic = deterministic
-        self._act = jax.jit(self.trainer.act)
+        self._act = jax.jit(self.policy.act)
         self._key = jax.random.key(seed)
         self.reset()
 
     def reset(self) -> None:
         """Clear the memory: the next action starts an episode."""
-        self.carry = self.trainer.agent.initial_carry(1)
+        self.carry = self.policy.initial_carry(1)
         self.first = np.ones((1,), bool)
 
     def __call__(self, runner: EpisodeRunner) -> np.ndarray:
         obs = jax.tree.map(lambda x: x[None], runner.obs)  # a batch of one
         self.carry, logits, _ = self._act(self.params, self.carry, obs, self.first)
         self.first = np.zeros((1,), bool)
-        dims = self.trainer.dims
-        if self.deterministic:
-            action = greedy_action(logits, dims)
-        else:
-            self._key, key = jax.random.split(self._key)
-            action = sample_action(key, logits, dims)
-        return np.asarray(self.trainer.env_action(action)[0])
+        self._key, key = jax.random.split(self._key)
+        action = self.policy.choose(key, logits, self.deterministic)
+        return np.asarray(self.policy.env_action(action)[0])
 
 
 def _writer(path: Path, fps: int):
@@ -167,8 +163,6 @@ def record(config: RecordConfig) -> list[EpisodeStats]:
     else:
         policy = RandomPolicy()
         if is_run:
-            from engram.train import TrainConfig
-
             env_id = TrainConfig.from_file(Path(config.target) / "config.json").env
         else:
             env_id = config.target

@@ -3,7 +3,7 @@
 A *trial* keeps the task fixed (a room's key and door, a house's objects) for
 ``trial_length`` steps made of episodes of at most ``episode_length`` steps; an agent that
 remembers earlier episodes of the trial does better in later ones (Algorithm Distillation,
-AMAGO, Memo; reference ``memo.md`` sections 4 and 6).
+AMAGO, Memo; the Memo paper).
 
 A trial task subclasses :class:`TrialEnvironment` and writes three pure functions:
 
@@ -164,6 +164,10 @@ class TrialEnvironment(Environment):
 
     # -- the protocol ----------------------------------------------------------------
     def _observe(self, obs, state: TrialState, params):
+        # Times as a product with the reciprocal, not a division: XLA turns a division by a
+        # value shared by a vmapped batch into that product itself, so the batched and the
+        # single program would otherwise differ in the last bit.
+        per_step = 1.0 / params.episode_length.astype(jnp.float32)
         extra = jnp.concatenate(
             [
                 jax.nn.one_hot(state.prev_action, self.num_actions, dtype=jnp.float32),
@@ -171,8 +175,8 @@ class TrialEnvironment(Environment):
                     [
                         state.prev_reward,
                         (state.episode_step == 0).astype(jnp.float32),
-                        state.episode_step / params.episode_length,
-                        state.trial_step / params.episode_length,
+                        state.episode_step.astype(jnp.float32) * per_step,
+                        state.trial_step.astype(jnp.float32) * per_step,
                     ]
                 ).astype(jnp.float32),
             ]

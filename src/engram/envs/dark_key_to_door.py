@@ -1,7 +1,7 @@
 """``DarkKeyToDoor-v0``: find a key, then a door, in a dark room; again and again in a trial.
 
 The gridworld of Algorithm Distillation (Laskin et al. 2022) in the version AMAGO and Memo
-use (``RoomKeyDoor``; reference ``memo.md`` section 4.1):
+use (``RoomKeyDoor``; the Memo paper):
 
 * a ``room_size`` x ``room_size`` room (default 9); the start, key and door cells are
   drawn per *trial*, three distinct cells uniformly, and kept for all its episodes;

@@ -1,8 +1,8 @@
 """Mortar Mayhem: finite, grid, "B" (Act) and endless variants in one module.
 
 Rules, timings, rewards and pictures follow Memory Gym 1.0.2
-(``memory_gym/mortar_mayhem*.py``, ``endless_mortar_mayhem.py``), as documented in
-``reference/memory-gym.md`` sections 0, 1, 1b, 1c and 1d. The five registered ids are
+(``memory_gym/mortar_mayhem*.py``, ``endless_mortar_mayhem.py``), checked against
+recordings of it. The five registered ids are
 one :class:`MortarMayhem` class configured by :class:`Variant`:
 
 =========================== ====== ===== ========
@@ -572,7 +572,7 @@ class MortarMayhem(Environment):
 
         Endless Mortar Mayhem never clears its last drawn agent pose, so the display
         frames of a new episode draw the agent where the previous episode left it
-        (``reference/trajectories/README.md``). Finite variants keep nothing.
+        (the recordings' README in the shared reference folder). Finite variants keep nothing.
         """
         if not self.variant.endless:
             return new

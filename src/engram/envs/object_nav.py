@@ -3,7 +3,7 @@ of Memo's ExtObjNav.
 
 ExtObjNav (Extended Object Navigation; ReLIC, Elawady et al. 2024, "ReLIC: A Recipe for
 64k Steps of In-Context Reinforcement Learning for Embodied AI"; Memo, Gupta et al. 2025,
-arXiv 2510.19732 §4.1 and App. A.1/A.3; reference ``memo.md`` §3 and §4.2) runs a *trial*
+arXiv 2510.19732 §4.1 and App. A.1/A.3; the Memo paper) runs a *trial*
 of object-navigation episodes in one house whose objects stay where they are: an agent that
 remembers where it saw the objects in earlier episodes finds them faster in later ones.
 Habitat and its scenes cannot run here, so this task keeps ExtObjNav's structure (hidden

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from engram.models.encoders import AtariCNN, ObservationDecoder, VectorEncoder
-from engram.models.memory import (
-    DecoderMemorySettings,
-    TransformerXLSettings,
-    initial_carry,
-    make_memory,
-)
+from engram.models.memory import memory_spec
 
 
 class Trunk(nn.Module):
@@ -26,17 +23,15 @@ class Trunk(nn.Module):
     """
 
     memory: str = "gru"
-    memory_hidden: int = 512
+    memory_settings: Hashable = None
     hidden: int = 512
     encoder_kind: str = "cnn"
-    trxl: TransformerXLSettings | None = None
-    attention: DecoderMemorySettings | None = None
 
     def setup(self):
         if self.encoder_kind not in ("cnn", "mlp"):
             raise ValueError(f"encoder_kind: got {self.encoder_kind!r}, expected 'cnn' or 'mlp'")
         self.encoder = AtariCNN() if self.encoder_kind == "cnn" else VectorEncoder()
-        self.mem = make_memory(self.memory, self.memory_hidden, self.trxl, self.attention)
+        self.mem = memory_spec(self.memory).build(self.memory_settings)
         self.body = nn.Dense(self.hidden, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))
 
     def _features(self, obs):
@@ -60,7 +55,7 @@ class Trunk(nn.Module):
 class ActorCritic(nn.Module):
     """Actor-critic for image (or image + vector) observations.
 
-    Layout as in the Memory Gym paper (section 5.1 of the reference): Atari CNN -> memory
+    Layout as in the Memory Gym paper (its training setup): Atari CNN -> memory
     (GRU 512) -> dense 512 + ReLU -> policy logits and value, one body shared by both
     heads. With ``shared=False`` the critic has a body (encoder, memory, dense) of its own,
     and the carry is the pair ``(actor carry, critic carry)``.
@@ -68,9 +63,11 @@ class ActorCritic(nn.Module):
     Attributes:
         action_dims: categories of each action component, e.g. ``(4,)`` for Discrete(4),
             ``(3, 3)`` for MultiDiscrete([3, 3]).
-        memory: ``"gru"``, ``"lstm"``, ``"trxl"`` (Transformer-XL), ``"fct"`` (full-context
-            transformer), ``"memo"``, ``"rmt"`` or ``"none"``.
-        memory_hidden: hidden size of the recurrent memory.
+        memory: a registered memory model (:data:`engram.models.MEMORY_MODELS`), e.g.
+            ``"gru"``, ``"trxl"``, ``"memo"``.
+        memory_settings: its architecture, as its spec builds it from a configuration
+            (e.g. :class:`engram.models.RecurrentSettings` for ``"gru"``; None: the
+            spec's defaults, the paper's).
         hidden: units of the post-memory layer.
         shared: one body for policy and value (the paper's) or one each.
         reconstruction: add the observation decoder (on the memory output, as the paper's
@@ -79,31 +76,19 @@ class ActorCritic(nn.Module):
             output (ground-truth estimation auxiliary loss); 0: no such head.
         encoder: ``"cnn"`` for image observations, ``"mlp"`` for vector ones (see
             :func:`encoder_for`).
-        trxl: the architecture of the ``"trxl"`` memory (default: the paper's 3 x 384).
-        attention: the architecture of the ``"fct"``, ``"memo"`` and ``"rmt"`` memories
-            (default: the Memo paper's 4 x 256).
     """
 
     action_dims: tuple[int, ...]
     memory: str = "gru"
-    memory_hidden: int = 512
+    memory_settings: Hashable = None
     hidden: int = 512
     shared: bool = True
     reconstruction: bool = False
     ground_truth_dims: int = 0
     encoder: str = "cnn"
-    trxl: TransformerXLSettings | None = None
-    attention: DecoderMemorySettings | None = None
 
     def setup(self):
-        body = (
-            self.memory,
-            self.memory_hidden,
-            self.hidden,
-            self.encoder,
-            self.trxl,
-            self.attention,
-        )
+        body = (self.memory, self.memory_settings, self.hidden, self.encoder)
         self.trunk = Trunk(*body)
         if not self.shared:
             self.critic_trunk = Trunk(*body)
@@ -118,7 +103,7 @@ class ActorCritic(nn.Module):
     def initial_carry(self, batch_size: int):
         """The empty memory for ``batch_size`` environments (needs no parameters: call it on
         the unbound module)."""
-        one = initial_carry(self.memory, self.memory_hidden, batch_size, self.trxl, self.attention)
+        one = memory_spec(self.memory).empty_carry(self.memory_settings, batch_size)
         return one if self.shared else (one, one)
 
     def _run(self, carry, obs, resets, method: str, aux: bool = False):

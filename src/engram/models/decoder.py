@@ -2,9 +2,9 @@
 attention memories of :mod:`engram.models.memo` (full-context transformer, Memo, RMT).
 
 Architecture (the decoder layer of the Memo paper's code, ``memo/policies/llamarl/
-modeling_llamarl.py::LlamaDecoderLayer``, itself Hugging Face's LLaMA; ``reference/memo.md``
-§2.2). Each of ``num_layers`` layers maps the residual stream ``h`` (float32 ``(B, Q, width)``)
-of ``Q`` new tokens at integer positions ``p`` (``(B, Q)``) to::
+modeling_llamarl.py::LlamaDecoderLayer``, itself Hugging Face's LLaMA). Each of
+``num_layers`` layers maps the residual stream ``h`` (float32 ``(B, Q, width)``) of ``Q`` new
+tokens at integer positions ``p`` (``(B, Q)``) to::
 
     x = RMSNorm(h)
     q, k, v = x W_q, x W_k, x W_v                 # no biases, num_heads heads of width/heads
@@ -42,7 +42,7 @@ Hugging Face's ``_init_weights`` for LLaMA. Being plain arrays, they can be read
 module (``self.param("decoder", ...)``) and used inside ``jax.lax.scan``/``cond`` bodies, where
 flax submodules cannot be called.
 
-Defaults follow the Memo paper's ExtObjNav configuration (``reference/memo.md`` §2.2): 4
+Defaults follow the Memo paper's ExtObjNav configuration (the Memo paper): 4
 layers, 8 heads, width 256 (head dim 32), MLP 1024. That configuration uses tanh-GELU in the
 gated MLP (``activation: gelu_new``); the default here is SiLU (SwiGLU, LLaMA's own), and
 ``activation="gelu"`` selects the paper's. Left out: the paper's stochastic depth
@@ -235,3 +235,74 @@ def decoder_stack(
 def causal_mask(n: int) -> jax.Array:
     """Bool ``(n, n)``, True on and below the diagonal (token ``i`` sees tokens ``<= i``)."""
     return jnp.tril(jnp.ones((n, n), bool))
+
+
+@dataclass(frozen=True)
+class DecoderMemorySettings:
+    """Architecture of the memories built on this decoder (``fct``, ``memo``, ``rmt``;
+    hashable, so it can be a module attribute). Defaults: the Memo paper's ExtObjNav
+    network: 4 layers, width 256, 8 heads, MLP 1024, segments of 256 steps, 32 summary
+    tokens. ``max_context`` is the memory episode (trial) length the caches cover before
+    they drop their oldest entries; the segment fields apply to Memo and RMT."""
+
+    num_layers: int = 4
+    width: int = 256
+    num_heads: int = 8
+    mlp_hidden: int = 1024
+    max_context: int = 4096
+    segment_length: int = 256
+    summary_length: int = 32
+    segment_jitter: float = 0.0
+
+    def decoder_fields(self) -> dict:
+        return dict(
+            num_layers=self.num_layers,
+            width=self.width,
+            num_heads=self.num_heads,
+            mlp_hidden=self.mlp_hidden,
+            max_context=self.max_context,
+        )
+
+    def memo_fields(self) -> dict:
+        return dict(
+            self.decoder_fields(),
+            segment_length=self.segment_length,
+            summary_length=self.summary_length,
+            segment_jitter=self.segment_jitter,
+        )
+
+
+def validate_decoder_fields(c) -> None:
+    """The decoder fields of a ``TrainConfig`` (``decoder_*``, ``max_context``,
+    ``segment_length``, ``summary_length``): positive integers, and heads that divide the
+    width into an even head size.
+
+    Raises:
+        ValueError: naming the field.
+    """
+    for name in (
+        "decoder_num_layers",
+        "decoder_width",
+        "decoder_num_heads",
+        "decoder_mlp_hidden",
+        "max_context",
+        "segment_length",
+        "summary_length",
+    ):
+        value = getattr(c, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+    d = c.decoder_settings()
+    if d.width % d.num_heads or (d.width // d.num_heads) % 2:
+        raise ValueError(
+            f"decoder_num_heads: got {d.num_heads}, must divide decoder_width "
+            f"({d.width}) into an even head size (rotary embeddings rotate pairs)"
+        )
+
+
+def decoder_resolved(c) -> dict:
+    """The cache sizes a run saves in ``config.json``, defaults resolved."""
+    d = c.decoder_settings()
+    return dict(
+        max_context=d.max_context, segment_length=d.segment_length, summary_length=d.summary_length
+    )

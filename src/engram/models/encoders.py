@@ -47,7 +47,7 @@ class VectorEncoder(nn.Module):
 
 class ObservationDecoder(nn.Module):
     """Transposed-CNN decoder of the observation-reconstruction auxiliary loss (Memory Gym
-    paper, "+ Obs. Rec."; reference section 5.1): the mirror image of :class:`AtariCNN`.
+    paper, "+ Obs. Rec."): the mirror image of :class:`AtariCNN`.
 
     dense -> 64x7x7, then transposed convs 64x3x3/1 (9x9), 32x4x4/2 (20x20) and 3x8x8/4
     (84x84), ReLU between them and a sigmoid at the end.

@@ -73,12 +73,16 @@ projections have no bias, the output projection has one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from engram.models.memory import MemorySpec, register_memory
 
 _xavier = nn.initializers.xavier_uniform()
 _NEG = -1e30  # logit of a masked key; exp underflows to exactly 0
@@ -317,3 +321,53 @@ class TransformerXLMemory(nn.Module):
 
     def __call__(self, carry, xs, resets):
         return self.sequence(carry, xs, resets)
+
+
+@dataclass(frozen=True)
+class TransformerXLSettings:
+    """Architecture of the ``trxl`` memory (hashable, so it can be a module attribute).
+    Fields as :class:`TransformerXLMemory`'s."""
+
+    num_layers: int = 3
+    dim: int = 384
+    num_heads: int = 4
+    memory_length: int = 256
+    positional_encoding: bool = True
+    query_positional_encoding: bool = False
+    gated: bool = False
+
+
+def _validate_config(c) -> None:
+    """The ``trxl_*`` fields of a ``TrainConfig``: positive sizes, heads that divide the
+    width, a window no longer than the longest episode."""
+    for name in ("trxl_num_layers", "trxl_dim", "trxl_num_heads", "trxl_memory_length"):
+        value = getattr(c, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+    t = c.trxl_settings()
+    if t.dim % t.num_heads:
+        raise ValueError(f"trxl_num_heads: got {t.num_heads}, must divide trxl_dim ({t.dim})")
+    cap = c.episode_cap()
+    if cap is not None and t.memory_length > cap:
+        raise ValueError(
+            f"trxl_memory_length: got {t.memory_length}, longer than the longest episode "
+            f"of {c.env} ({cap} steps); use at most {cap}"
+        )
+
+
+register_memory(
+    MemorySpec(
+        name="trxl",
+        summary="Transformer-XL, the Memory Gym paper's episodic sliding-window memory",
+        settings=lambda c: c.trxl_settings(),
+        module=lambda t: TransformerXLMemory(**dataclasses.asdict(t)),
+        initial_carry=lambda t, n: transformer_xl_initial_carry(
+            n, t.num_layers, t.dim, t.memory_length
+        ),
+        validate=_validate_config,
+        defaults=TransformerXLSettings(),
+        resolved=lambda c: {
+            f"trxl_{k}": v for k, v in dataclasses.asdict(c.trxl_settings()).items()
+        },
+    )
+)

@@ -1,8 +1,11 @@
-"""The clipped PPO objective (Schulman et al. 2017) with a clipped value loss."""
+"""The losses of learning: the clipped PPO objective (Schulman et al. 2017) with a clipped
+value loss, the auxiliary losses of the Memory Gym paper, and their sum for a minibatch."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+
+from engram.models import log_prob_entropy
 
 
 def ppo_loss(
@@ -47,4 +50,76 @@ def ppo_loss(
         "approx_kl": mean((ratio - 1) - log_ratio),
         "clipfrac": mean((jnp.abs(ratio - 1) > clip).astype(jnp.float32)),
     }
+    return loss, metrics
+
+
+def reconstruction_loss(prediction, obs):
+    """Binary cross-entropy per pixel between the decoder's ``prediction`` float32 ``(T, B,
+    84, 84, 3)`` in (0, 1) and the observed image (uint8; for a dict observation its
+    ``visual_observation``) scaled to [0, 1], the mean over everything. The logs are
+    clamped at -100 like torch's ``binary_cross_entropy`` (CleanRL's PPO-TrXL)."""
+    image = obs["visual_observation"] if isinstance(obs, dict) else obs
+    target = image.astype(jnp.float32) / 255.0
+    bce = -(
+        target * jnp.maximum(jnp.log(prediction), -100.0)
+        + (1.0 - target) * jnp.maximum(jnp.log1p(-prediction), -100.0)
+    )
+    return bce.mean()
+
+
+def ground_truth_loss(prediction, target, reset):
+    """Mean squared error of the ground-truth head, ``prediction`` and ``target`` float32
+    ``(T, B, G)``, over the steps whose observation does not start an episode (``reset``
+    bool ``(T, B)``): a reset observation's ground truth is not known (the info of that
+    step describes the episode that ended)."""
+    err = ((prediction - target) ** 2).mean(-1)
+    keep = (~reset).astype(jnp.float32)
+    return (err * keep).sum() / jnp.maximum(keep.sum(), 1.0)
+
+
+def minibatch_loss(policy, params, carry0, batch, ent_coef, key):
+    """The loss of one minibatch of whole environment sequences: PPO's clipped objective
+    (:func:`ppo_loss`) plus the configured auxiliary losses (observation reconstruction,
+    ground-truth estimation), weighted by ``policy.config``.
+
+    Args:
+        policy: the :class:`engram.policy.Policy` (agent, action layout, configuration).
+        params: the agent's parameters.
+        carry0: the memory at the sequences' first step, leaves ``(B, ...)``.
+        batch: time-major arrays ``(T, B, ...)``: ``obs``, ``reset``, ``action``, ``logp``,
+            ``value``, ``advantages``, ``returns``, ``ground_truth``.
+        ent_coef: the entropy coefficient of this update.
+        key: draws the segment length of models with segments (``segment_jitter``).
+
+    Returns:
+        ``(loss, metrics)``; metrics as :func:`ppo_loss`'s plus ``reconstruction_loss`` and
+        ``ground_truth_loss`` where configured.
+    """
+    c = policy.config
+    rngs = {"segments": key} if policy.segment_rng else None
+    _, logits, values, aux = policy.agent.apply(
+        params, carry0, batch["obs"], batch["reset"], aux=True, rngs=rngs
+    )
+    logp, entropy = log_prob_entropy(logits, batch["action"], policy.dims)
+    loss, metrics = ppo_loss(
+        logp,
+        batch["logp"],
+        batch["advantages"],
+        values,
+        batch["value"],
+        batch["returns"],
+        entropy,
+        c.clip,
+        c.vf_coef,
+        ent_coef,
+        c.advantage_normalization,
+    )
+    if c.obs_reconstruction:
+        metrics["reconstruction_loss"] = reconstruction_loss(aux["reconstruction"], batch["obs"])
+        loss = loss + c.obs_reconstruction * metrics["reconstruction_loss"]
+    if policy.ground_truth_dims:
+        metrics["ground_truth_loss"] = ground_truth_loss(
+            aux["ground_truth"], batch["ground_truth"], batch["reset"]
+        )
+        loss = loss + c.ground_truth_estimation * metrics["ground_truth_loss"]
     return loss, metrics

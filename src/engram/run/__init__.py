@@ -1,0 +1,27 @@
+"""Runs: the host loop of ``engram train`` (:mod:`.loop`), run folders and checkpoints
+(:mod:`.checkpoint`), what a run reports (:mod:`.logging`) and memory measurements
+(:mod:`.resources`)."""
+
+from engram.run.checkpoint import (
+    CHECKPOINT,
+    SavedRun,
+    load_checkpoint,
+    load_run,
+    open_run,
+    save_checkpoint,
+)
+from engram.run.loop import NonFiniteLossError, train
+from engram.run.resources import peak_device_memory, program_bytes
+
+__all__ = [
+    "CHECKPOINT",
+    "NonFiniteLossError",
+    "SavedRun",
+    "load_checkpoint",
+    "load_run",
+    "open_run",
+    "peak_device_memory",
+    "program_bytes",
+    "save_checkpoint",
+    "train",
+]

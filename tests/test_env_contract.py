@@ -1,0 +1,128 @@
+"""The environment protocol's contract, checked on every registered id: the functions jit
+and trace once, the same key gives the same rollout and another key another, ``vmap``
+equals one environment at a time, observations and actions stay in their spaces, and a bad
+reset parameter is refused, naming it, before anything compiles.
+
+One compiled program per id holds both the batched and the one-at-a-time rollout
+(``vmap`` beside ``lax.map``), so the whole contract costs one compilation per id.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import engram
+
+IDS = engram.registered_ids()
+B, T = 3, 12  # environments, steps
+
+
+def _rollout(env, traces):
+    """``(key, params) -> outputs of T steps`` for one environment (random actions, the
+    episode continued past its end as the protocol allows; autoreset is a wrapper)."""
+
+    def run(key, params):
+        traces.append(1)
+        k_reset, k_steps = jax.random.split(key)
+        obs, state = env.reset(k_reset, params)
+
+        def one(state, k):
+            k_act, k_env = jax.random.split(k)
+            action = env.action_space.sample(k_act)
+            obs, state, reward, term, trunc, info = env.step(k_env, state, action, params)
+            return state, (obs, action, reward, term, trunc, info)
+
+        _, steps = jax.lax.scan(one, state, jax.random.split(k_steps, T))
+        return obs, steps
+
+    return run
+
+
+@pytest.fixture(scope="module", params=IDS)
+def contract(request):
+    env, params = engram.make(request.param)
+    traces: list[int] = []
+    run = _rollout(env, traces)
+
+    @jax.jit
+    def both(keys, params):
+        batched = jax.vmap(run, in_axes=(0, None))(keys, params)
+        one_at_a_time = jax.lax.map(lambda k: run(k, params), keys)
+        return batched, one_at_a_time
+
+    keys = jax.random.split(jax.random.key(11), B)
+    return env, params, both, keys, traces
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_vmap_equals_one_at_a_time(contract):
+    _, params, both, keys, _ = contract
+    batched, single = both(keys, params)
+    for a, b in zip(_leaves(batched), _leaves(single), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_key_same_rollout_other_key_another_and_one_trace(contract):
+    env, params, both, keys, traces = contract
+    first, _ = both(keys, params)
+    again, _ = both(keys, params)
+    for a, b in zip(_leaves(first), _leaves(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other, _ = both(jax.random.split(jax.random.key(12), B), env.default_params())
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(_leaves(first), _leaves(other), strict=True)
+    )
+    # Two traces: the vmapped and the mapped rollout, once, for all keys and params.
+    assert len(traces) == 2
+
+
+def test_observations_actions_and_signals_are_well_formed(contract):
+    env, params, both, keys, _ = contract
+    (first_obs, (obs, actions, reward, term, trunc, _)), _ = both(keys, params)
+    for i in range(B):
+        pick = lambda tree, i=i, t=None: jax.tree.map(  # noqa: E731
+            lambda x: np.asarray(x[i] if t is None else x[i, t]), tree
+        )
+        assert env.observation_space.contains(pick(first_obs)), env.env_id
+        for t in range(T):
+            assert env.observation_space.contains(pick(obs, t=t)), (env.env_id, t)
+            assert env.action_space.contains(pick(actions, t=t)), (env.env_id, t)
+    assert reward.dtype == jnp.float32 and np.isfinite(np.asarray(reward)).all()
+    assert term.dtype == jnp.bool_ and trunc.dtype == jnp.bool_
+
+
+def _out_of_range(spec):
+    """A value outside ``spec``'s allowed values, or None where every value is allowed."""
+    if spec.kind == "bool":
+        return "yes"
+    bad = None
+    if spec.high is not None:
+        bad = spec.high + 1
+    elif spec.low is not None:
+        bad = spec.low - 1
+    if bad is None:
+        return None
+    bad = int(bad) if spec.kind in ("int", "int_list") else float(bad)
+    return [bad] if spec.kind == "int_list" else bad
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_bad_reset_parameters_are_refused_by_name(env_id):
+    specs = engram.reset_parameters(env_id)
+    checked = 0
+    for spec in specs:
+        bad = _out_of_range(spec)
+        if bad is None:
+            continue
+        with pytest.raises(ValueError, match=spec.name):
+            engram.make(env_id, **{spec.name: bad})
+        checked += 1
+    assert checked or not specs
+    with pytest.raises(ValueError, match="no_such_parameter"):
+        engram.make(env_id, no_such_parameter=1)
