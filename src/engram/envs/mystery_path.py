@@ -50,17 +50,47 @@ from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete, MultiDiscrete
+from engram.envs.mystery_path_search import (
+    ASTAR_ITERATIONS,
+    CELLS,
+    EMPTY,
+    GRID,
+    PATH_WORDS,
+    Builder,
+    SearchState,
+    build,
+    cells_of_mask,
+    finish,
+    generate_path,
+    generate_walls,
+    mask_add,
+    mask_bit,
+    mask_of_cells,
+    path_mask,
+    search_init,
+    search_step,
+    tick,
+    trace_path,
+)
 from engram.render import agent_sprites, blit, draw_line
+from engram.render.ops import SpriteBands, table_row
+
+__all__ = [
+    "CELLS",
+    "GRID",
+    "MysteryPath",
+    "SearchState",
+    "generate_path",
+    "generate_walls",
+    "search_init",
+    "search_step",
+    "trace_path",
+]
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25 (memory_gym/*.py)
-GRID = 7  # tiles per side; MysteryPathEnv.grid_dim
 TILE = 12  # px; tile_dim = 84 / 7 (84 // 7 in the endless variant)
-CELLS = GRID * GRID
-#: A* work bound: each iteration closes one of the 49 cells or finds the goal.
-ASTAR_ITERATIONS = CELLS + 1
 SEGMENT_COLUMNS = GRID + 1  # EndlessMysteryPath.segment_length (7 + transition tile)
 SEGMENT_SLOTS = CELLS + 1  # path nodes of one segment at most (49 + transition node)
-_BIG = np.int32(1 << 30)
 
 # Colours (mystery_path.py / pygame_assets.py).
 _ORIGIN = (0, 0, 255)  # show_origin
@@ -71,235 +101,6 @@ _BORDER = (210, 210, 210)  # endless past-path tile border, ice-tile border
 _ICE = (125, 177, 250)  # endless background tile (draw_icy_surface)
 _X_RED = (255, 0, 0)  # fall-off marker
 _STAMINA = ((0, 255, 0), (255, 0, 0))  # stamina bar: remaining, spent
-
-# The four neighbours in the original's order (Node.add_neighbors): right, left, down, up.
-_NEIGHBOUR_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def _neighbour_table() -> np.ndarray:
-    """int32 (49, 4): the 4-neighbours of cell ``x * 7 + y`` in the original's order
-    (right, left, down, up), -1 where the neighbour lies outside the grid."""
-    table = np.full((CELLS, 4), -1, np.int32)
-    for x in range(GRID):
-        for y in range(GRID):
-            for k, (dx, dy) in enumerate(_NEIGHBOUR_STEPS):
-                nx, ny = x + dx, y + dy
-                if 0 <= nx < GRID and 0 <= ny < GRID:
-                    table[x * GRID + y, k] = nx * GRID + ny
-    return table
-
-
-_NEIGHBOURS = _neighbour_table()
-_CELL_X = np.repeat(np.arange(GRID), GRID).astype(np.int32)  # cell index = x * 7 + y
-_CELL_Y = np.tile(np.arange(GRID), GRID).astype(np.int32)
-_BORDER_CELL = (_CELL_X == 0) | (_CELL_X == GRID - 1) | (_CELL_Y == 0) | (_CELL_Y == GRID - 1)
-# Interior wall candidates: ``0 < i < num_columns - 2 and 0 < j < num_rows - 2``, i.e.
-# columns and rows 1..4 only (column/row 5 never holds a wall).
-_INTERIOR = (_CELL_X > 0) & (_CELL_X < GRID - 2) & (_CELL_Y > 0) & (_CELL_Y < GRID - 2)
-# 8-neighbourhood (4-neighbours plus diagonals, without the cell itself).
-_ADJ8 = (
-    (np.abs(_CELL_X[:, None] - _CELL_X[None, :]) <= 1)
-    & (np.abs(_CELL_Y[:, None] - _CELL_Y[None, :]) <= 1)
-    & ~np.eye(CELLS, dtype=bool)
-)
-_ADJ4 = _ADJ8 & ((_CELL_X[:, None] == _CELL_X[None, :]) | (_CELL_Y[:, None] == _CELL_Y[None, :]))
-
-
-# --------------------------------------------------------------------- path search
-def generate_walls(key: jax.Array, start: jax.Array, end: jax.Array) -> jax.Array:
-    """The walls of one ``MysteryPath`` grid (``pygame_assets.MysteryPath.__init__``).
-
-    Interior walls: every cell of columns and rows 1..4 is a wall with probability 0.33
-    (``integers(0, 100) < 33``). Border walls: ``choice([4, 8])`` cells drawn without
-    replacement from the border cells that are not the start or end, not a 4-neighbour of
-    either, and have no interior wall among their 8 neighbours (the candidate list is
-    computed once, before any border wall is placed).
-
-    Args:
-        key: PRNG key.
-        start, end: int32 scalars, cell indices ``x * 7 + y``.
-
-    Returns:
-        bool (49,), True for walls, indexed by cell ``x * 7 + y``.
-    """
-    k_in, k_n, k_pick = jax.random.split(key, 3)
-    interior = jax.random.randint(k_in, (CELLS,), 0, 100) < 33
-    walls = interior & jnp.asarray(_INTERIOR)
-    cells = jnp.arange(CELLS)
-    adj4, adj8 = jnp.asarray(_ADJ4), jnp.asarray(_ADJ8)
-    candidate = (
-        jnp.asarray(_BORDER_CELL)
-        & (cells != start)
-        & (cells != end)
-        & ~adj4[start]
-        & ~adj4[end]
-        & ~jnp.any(adj8 & walls[None, :], axis=1)
-    )
-    count = jnp.where(jax.random.bernoulli(k_n), 8, 4)
-    # Sequential uniform choices without replacement pick a uniform random subset of
-    # min(count, #candidates) cells: rank the candidates by a random key.
-    u = jnp.where(candidate, jax.random.uniform(k_pick, (CELLS,)), 2.0)
-    rank = jnp.sum(u[None, :] < u[:, None], axis=1)
-    return walls | (candidate & (rank < count))
-
-
-@struct.dataclass
-class SearchState:
-    """State of the randomised A* search over the 49 cells (indexed ``x * 7 + y``).
-
-    Attributes:
-        g: int32 (49,) ``g_cost``. f: float32 (49,) ``f_cost``.
-        order: int32 (49,) position in the open list (insertion counter), ``_BIG`` when
-            the cell is not open; the open list keeps insertion order, so its first
-            element is the open cell with the smallest counter.
-        closed: bool (49,). prev: int32 (49,) ``previous_node``, -1 for none.
-        counter: int32, next insertion number. it: int32 iterations done.
-        found: bool, the goal was selected. failed: bool, the open list ran empty.
-    """
-
-    g: jax.Array
-    f: jax.Array
-    order: jax.Array
-    closed: jax.Array
-    prev: jax.Array
-    counter: jax.Array
-    it: jax.Array
-    found: jax.Array
-    failed: jax.Array
-
-
-def search_init(start: jax.Array) -> SearchState:
-    """The search with only ``start`` open (all costs 0, as ``Node.__init__`` sets them)."""
-    return SearchState(
-        g=jnp.zeros(CELLS, jnp.int32),
-        f=jnp.zeros(CELLS, jnp.float32),
-        order=jnp.full(CELLS, _BIG, jnp.int32).at[start].set(0),
-        closed=jnp.zeros(CELLS, bool),
-        prev=jnp.full(CELLS, -1, jnp.int32),
-        counter=jnp.int32(1),
-        it=jnp.int32(0),
-        found=jnp.asarray(False),
-        failed=jnp.asarray(False),
-    )
-
-
-def search_step(s: SearchState, walls: jax.Array, end: jax.Array, noise: jax.Array) -> SearchState:
-    """One iteration of the original's A* loop (a no-op once found or failed).
-
-    The original's rules, reproduced on purpose:
-
-    * selection is not an argmin: the winner is the *first* open cell (in open-list order)
-      whose ``f`` is strictly smaller than that of the first open cell, else the first;
-    * each neighbour not closed and not a wall gets ``g = current.g_cost + integers(1, 9)``;
-      if it is already open and ``g`` is smaller, the original sets ``neighbor.g`` (not
-      ``g_cost``: the bug), so only ``previous_node`` changes (``f`` is recomputed from the
-      unchanged ``g_cost``); otherwise it gets ``g_cost = g`` and joins the open list;
-    * ``h`` is the Euclidean distance to the end (the docstring says Manhattan).
-
-    Args:
-        s: the search state. walls: bool (49,). end: int32 cell.
-        noise: int32 (4,) in 1..8, the ``integers(1, 9)`` draws of this iteration.
-    """
-    active = ~s.found & ~s.failed
-    is_open = s.order < _BIG
-    any_open = jnp.any(is_open)
-    first = jnp.argmin(s.order)
-    better = is_open & (s.f < s.f[first])
-    winner = jnp.where(jnp.any(better), jnp.argmin(jnp.where(better, s.order, _BIG)), first)
-    found = active & any_open & (winner == end)
-    expand = active & any_open & ~found
-
-    closed = s.closed.at[winner].set(s.closed[winner] | expand)
-    order = s.order.at[winner].set(jnp.where(expand, _BIG, s.order[winner]))
-    nb = jnp.asarray(_NEIGHBOURS)[winner]  # (4,)
-    safe = jnp.maximum(nb, 0)
-    valid = expand & (nb >= 0) & ~closed[safe] & ~walls[safe]
-    g_new = s.g[winner] + noise
-    nb_open = order[safe] < _BIG
-    relink = valid & nb_open & (g_new < s.g[safe])
-    add = valid & ~nb_open
-    rank = jnp.cumsum(add) - add
-    cx, cy = jnp.asarray(_CELL_X), jnp.asarray(_CELL_Y)
-    d2 = (cx[safe] - cx[end]) ** 2 + (cy[safe] - cy[end]) ** 2
-    h = jnp.sqrt(d2.astype(jnp.float32))
-    drop_add = jnp.where(add, nb, CELLS)  # out of range: the scatter drops it
-    drop_link = jnp.where(add | relink, nb, CELLS)
-    return SearchState(
-        g=s.g.at[drop_add].set(g_new, mode="drop"),
-        f=s.f.at[drop_add].set(g_new.astype(jnp.float32) + h, mode="drop"),
-        order=order.at[drop_add].set(s.counter + rank, mode="drop"),
-        closed=closed,
-        prev=s.prev.at[drop_link].set(winner.astype(jnp.int32), mode="drop"),
-        counter=s.counter + jnp.sum(add),
-        it=s.it + active,
-        found=s.found | found,
-        failed=s.failed | (active & ~any_open),
-    )
-
-
-def trace_path(prev: jax.Array, end: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Follow ``previous_node`` from ``end`` back to the start, without a sequential loop.
-
-    List ranking by pointer doubling gives each cell's depth below the root of its
-    ``prev`` chain; binary lifting from ``end`` tells which cells lie on end's chain.
-
-    Returns:
-        ``(path, length)``: int32 (49,) the path's cells from start (index 0) to end,
-        padded with -1, and its int32 length in tiles.
-    """
-    depth = (prev >= 0).astype(jnp.int32)
-    jump = prev
-    lifts = [prev]
-    for _ in range(6):  # 2**6 = 64 >= 49 links
-        ok = jump >= 0
-        safe = jnp.maximum(jump, 0)
-        depth = depth + jnp.where(ok, depth[safe], 0)
-        jump = jnp.where(ok, jump[safe], -1)
-        lifts.append(jump)
-    # lifts[j] = ancestor 2**j links up (lifts[0] = prev), for j = 0..5.
-    up = depth[end] - depth  # (49,) links from end up to each cell's depth
-    v = jnp.full(CELLS, end, jnp.int32)
-    for j in range(6):
-        step = (up >> j) & 1
-        v = jnp.where((step == 1) & (v >= 0), lifts[j][jnp.maximum(v, 0)], v)
-    on = (up >= 0) & (v == jnp.arange(CELLS))
-    length = depth[end] + 1
-    path = (
-        jnp.full(CELLS, -1, jnp.int32)
-        .at[jnp.where(on, depth, CELLS)]
-        .set(jnp.arange(CELLS, dtype=jnp.int32), mode="drop")
-    )
-    return path, length
-
-
-def generate_path(key: jax.Array, start: jax.Array, end: jax.Array):
-    """A whole ``MysteryPath``: walls, then the randomised A* search, then the trace.
-
-    Fixed size and a bounded ``lax.while_loop`` (at most 50 iterations), so it runs under
-    ``jit`` and ``vmap``.
-
-    Args:
-        key: PRNG key. start, end: int32 cells ``x * 7 + y``.
-
-    Returns:
-        ``(walls, path, length, found)``: bool (49,), int32 (49,) cells from start to end
-        padded with -1, int32 length, bool (False only if the search ran out of open
-        cells, which the original raises as "No valid path found"; the wall rules make
-        that impossible).
-    """
-    k_walls, k_noise = jax.random.split(key)
-    walls = generate_walls(k_walls, start, end)
-    noise = jax.random.randint(k_noise, (ASTAR_ITERATIONS, 4), 1, 9, dtype=jnp.int32)
-
-    def cond(s):
-        return ~s.found & ~s.failed & (s.it < ASTAR_ITERATIONS)
-
-    def body(s):
-        return search_step(s, walls, end, noise[jnp.minimum(s.it, ASTAR_ITERATIONS - 1)])
-
-    s = jax.lax.while_loop(cond, body, search_init(start))
-    path, length = trace_path(s.prev, end)
-    return walls, path, length, s.found
 
 
 # ------------------------------------------------------------------ the environment
@@ -315,8 +116,9 @@ class Variant:
         max_segments: endless only: segments the state can hold (8 columns each). An
             episode whose agent reaches the last one is truncated; with the default 64 that
             is column 504, at least 2,000 steps of flawless walking.
-        build_ticks: endless only: A* iterations spent per step on building the segments
-            ahead of the agent (more are spent when a segment is needed at once).
+        build_ticks: A* iterations spent per step on building paths ahead: the next
+            episode's path (finite and grid), the segments ahead of the agent (endless).
+            More are spent when a path is needed at once.
     """
 
     grid: bool = False
@@ -380,29 +182,40 @@ def stamina_bar_round_down(level: int) -> np.ndarray:
 class State:
     """Finite and grid episode state; names follow the original's attributes.
 
+    Cell masks are ``(lo, hi)`` uint32 pairs, cell ``(x, y)`` at bit ``8 x + y``
+    (:mod:`engram.envs.mystery_path_search`).
+
     Attributes:
         pos: int32 (2,) agent centre in px (``agent.rect.center``).
         rotation: int32 degrees (``agent.rotation``).
         start, end: int32 (2,) tiles (``start``, ``end``).
-        on_path: bool (49,) cells of ``mystery_path.path``, indexed ``x * 7 + y``.
-        walls: bool (49,) ``mystery_path.wall_nodes`` (debug view only).
-        visited: bool (49,) ``node.reward_visited``.
+        on_path: cell mask of ``mystery_path.path``.
+        walls: cell mask of ``mystery_path.wall_nodes`` (debug view only).
+        visited: cell mask of ``node.reward_visited``.
         off_path: bool (``is_off_path``): the agent fell off in the last step.
         num_fails, t: int32. episode_return: double-float sum of rewards. success: int32.
+        done: bool, the last transition ended the episode.
+        next: the next episode's path, generated ``Variant.build_ticks`` search
+            iterations per step, so that a reset only takes it (:meth:`MysteryPath.carry_over`).
+        pending: bool, a state of :meth:`MysteryPath.init_state`, whose episode (start,
+            end, path) is still to be taken from the previous episode's ``next``.
     """
 
     pos: jax.Array
     rotation: jax.Array
     start: jax.Array
     end: jax.Array
-    on_path: jax.Array
-    walls: jax.Array
-    visited: jax.Array
+    on_path: tuple
+    walls: tuple
+    visited: tuple
     off_path: jax.Array
     num_fails: jax.Array
     t: jax.Array
     episode_return: jax.Array  # double-float (2,)
     success: jax.Array
+    done: jax.Array
+    next: Builder
+    pending: jax.Array
 
 
 @struct.dataclass
@@ -504,9 +317,68 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
 )
 
 
-def _choice(key, options: jax.Array) -> jax.Array:
-    """Uniform choice from a 1-D int array (the original's ``np_random.choice(list)``)."""
-    return options[jax.random.randint(key, (), 0, options.shape[0])]
+def _below(word, n):
+    """``floor(word * n / 2**32)``: a uniform integer in ``0 .. n - 1`` (off by at most
+    ``n / 2**32`` in probability, as ``jax.random.randint``) from a uint32 ``word``."""
+    n = jnp.asarray(n, jnp.uint32)
+    high = (word >> 16) * n
+    low = ((word & 0xFFFF) * n) >> 16
+    return ((high + low) >> 16).astype(jnp.int32)
+
+
+def _ends(bits, options):
+    """The start and end tiles (int32 (2,) each) of a finite episode from uint32 (3,)
+    random words: ``choice(cardinal_origin_choice)`` picks the side of the start (0 west,
+    1 east, 2 north, 3 south; the end lies on the opposite side), the start and end
+    rows/columns are uniform (``MysteryPathEnv.reset``)."""
+    side = options[_below(bits[0], options.shape[0])]
+    a, b = _below(bits[1], GRID), _below(bits[2], GRID)
+    last = GRID - 1
+    sx = jnp.asarray([0, last, 0, 0])[side] + jnp.where(side >= 2, a, 0)
+    sy = jnp.asarray([0, 0, 0, last])[side] + jnp.where(side < 2, a, 0)
+    ex = jnp.asarray([last, 0, 0, 0])[side] + jnp.where(side >= 2, b, 0)
+    ey = jnp.asarray([0, 0, last, 0])[side] + jnp.where(side < 2, b, 0)
+    return jnp.stack([sx, sy]).astype(jnp.int32), jnp.stack([ex, ey]).astype(jnp.int32)
+
+
+def _tile_bands() -> np.ndarray:
+    """Host side: uint8 (64, 12 * 84 * 3), the finite background's 12-px rows of tiles:
+    black, the tile in column ``bx`` blue (origin) and the one in column ``gx`` green
+    (goal) in row ``8 bx + gx`` (7: none). The origin is drawn over the goal, as
+    ``MysteryPath.draw_to_surface`` draws the path from the end to the start."""
+    out = np.zeros((8, 8, TILE, SCREEN, 3), np.uint8)
+    for bx in range(8):
+        for gx in range(8):
+            if gx < GRID:
+                out[bx, gx, :, TILE * gx : TILE * (gx + 1)] = _GOAL
+            if bx < GRID:
+                out[bx, gx, :, TILE * bx : TILE * (bx + 1)] = _ORIGIN
+    return out.reshape(64, -1)
+
+
+def _marker_bands(size: int, half: int) -> SpriteBands:
+    """The fall-off X as opaque bands for :func:`_overlay_marker`: sprite 0 blank,
+    sprite 1 the X, each on a ``size``-px square whose top-left is the X's centre minus
+    ``half`` (the agent sprite's square, so that both are placed alike)."""
+    _, x_mask = _fall_marker()
+    d = x_mask.shape[0]
+    mask = np.zeros((2, size, size), bool)
+    at = half - d // 2
+    mask[1, at : at + d, at : at + d] = x_mask
+    return SpriteBands.of(np.full((2, size, size, 3), 255, np.uint8), mask)
+
+
+def _overlay_marker(frame, bands: SpriteBands, show, x, y):
+    """:meth:`SpriteBands.overlay` of the X (sprite 1 where ``show``, else the blank
+    sprite 0) in ``_X_RED``, which has zero channels, so the bands only mark where."""
+    d, row = bands.size, bands.width * 3
+    x = jnp.clip(x, -d, bands.width)
+    y = jnp.clip(y, -d, frame.shape[0] // row - 2 * d)
+    band = table_row(bands.bands, show.astype(jnp.int32) * (bands.width + d + 1) + x + d)
+    start = (y + d) * row
+    under = jax.lax.dynamic_slice(frame, (start,), (d * row,))
+    red = jnp.asarray(np.tile(np.uint8(_X_RED), d * bands.width))
+    return jax.lax.dynamic_update_slice(frame, jnp.where(band != 0, red, under), (start,))
 
 
 def _fall_marker() -> tuple[np.ndarray, np.ndarray]:
@@ -547,6 +419,8 @@ class MysteryPath(Environment):
     truncated`` is the original's ``done``.
     """
 
+    observes_state = True
+
     def __init__(self, env_id: str, variant: Variant):
         self.env_id = env_id
         self.variant = variant
@@ -556,6 +430,11 @@ class MysteryPath(Environment):
         self.action_space = Discrete(4) if (v.grid or v.endless) else MultiDiscrete((3, 3))
         self.render_fps = 3 if v.grid else 25  # metadata["render_fps"] of the original
         sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
+        # The finite frames are built from flat tables (engram.render.ops, "flat frames"):
+        # rows of tiles, the agent's band of rows, the X's band of rows.
+        self._agent_bands = SpriteBands.of(sprite_rgb, sprite_mask)
+        self._marker_bands = _marker_bands(sprite_rgb.shape[1], sprite_rgb.shape[1] // 2)
+        self._tile_bands = jnp.asarray(_tile_bands())
         self._sprite_rgb = jnp.asarray(sprite_rgb)
         self._sprite_mask = jnp.asarray(sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2  # rect.topleft = center - 14
@@ -612,9 +491,8 @@ class MysteryPath(Environment):
     def reset(self, key: jax.Array, params: Params):
         """Start an episode with the original's sampling rules.
 
-        Finite and grid: ``choice(cardinal_origin_choice)`` picks the side of the start
-        (0 west, 1 east, 2 north, 3 south; the end lies on the opposite side), the start
-        and end rows/columns are uniform, and :func:`generate_path` draws the path.
+        Finite and grid: the start and end tiles (:func:`_ends`), then the walls and the
+        path (:mod:`engram.envs.mystery_path_search`), searched here to the end.
         Endless: the start row of the first segment and the end row of every segment are
         uniform; segment 0 is built here, the following ones by ``step``.
 
@@ -622,21 +500,43 @@ class MysteryPath(Environment):
             ``(obs, state)``.
         """
         if self.variant.endless:
+            state = self.init_state(key, params)
+        else:
+            k_now, k_next = jax.random.split(key)
+            ready = finish(self._next_path(k_now, params), True)
+            state = self._begin(self.init_state(k_next, params), ready)
+        return self.observe(state, params), state
+
+    def init_state(self, key: jax.Array, params: Params):
+        """Finite and grid: a *pending* state (see :class:`State`): the next episode's
+        path is drawn from ``key`` and searched step by step; the episode itself comes
+        from the previous state in :meth:`carry_over` (``AutoReset``), or from
+        :meth:`reset`. This keeps the A* search out of the reset that ``AutoReset``
+        computes for every environment at every step. Endless: the whole first state."""
+        if self.variant.endless:
             return self._reset_endless(key, params)
-        k_side, k_a, k_b, k_path = jax.random.split(key, 4)
-        side = _choice(k_side, params.cardinal_origin_choice)
-        a = jax.random.randint(k_a, (), 0, GRID)
-        b = jax.random.randint(k_b, (), 0, GRID)
-        last = GRID - 1
-        sx = jnp.asarray([0, last, 0, 0])[side] + jnp.where(side >= 2, a, 0)
-        sy = jnp.asarray([0, 0, 0, last])[side] + jnp.where(side < 2, a, 0)
-        ex = jnp.asarray([last, 0, 0, 0])[side] + jnp.where(side >= 2, b, 0)
-        ey = jnp.asarray([0, 0, last, 0])[side] + jnp.where(side < 2, b, 0)
-        start = jnp.stack([sx, sy]).astype(jnp.int32)
-        end = jnp.stack([ex, ey]).astype(jnp.int32)
-        walls, path, _, _ = generate_path(k_path, sx * GRID + sy, ex * GRID + ey)
-        on_path = jnp.zeros(CELLS, bool).at[path].set(True, mode="drop")
-        return self._start(params, start, end, on_path, walls)
+        nxt = self._next_path(key, params)
+        return self._start(nxt.start, nxt.end, EMPTY, EMPTY, nxt).replace(pending=jnp.asarray(True))
+
+    def _next_path(self, key, params: Params) -> Builder:
+        bits = jax.random.bits(key, (3 + PATH_WORDS,), jnp.uint32)
+        start, end = _ends(bits[:3], params.cardinal_origin_choice)
+        return build(bits[3:], start, end)
+
+    def carry_over(self, old, new):
+        """A pending state (:meth:`init_state`) takes the episode that ``old`` built in
+        ``next``, searching what is left of it where ``old`` just ended (only episodes
+        shorter than the search, about 25 steps at most). Other states are kept."""
+        if self.variant.endless:
+            return new
+        ready = finish(old.next, new.pending & old.done)
+        begun = self._begin(new, ready)
+        return jax.tree.map(lambda a, b: jnp.where(new.pending, a, b), begun, new)
+
+    def _begin(self, state: State, path: Builder) -> State:
+        """``state`` playing the episode of the finished search ``path``."""
+        walls = mask_of_cells(path.walls)
+        return self._start(path.start, path.end, path_mask(path), walls, state.next)
 
     def reset_to(self, params: Params, *, start=None, end=None, path, walls=(), key=None):
         """Start an episode from explicit values, e.g. to replay a recorded episode.
@@ -649,7 +549,7 @@ class MysteryPath(Environment):
                 (x, y) tiles in path order ending with the transition node (the original's
                 ``endless_path.path``); segments after these are generated by ``step``.
             walls: finite and grid: (x, y) wall tiles (debug view only).
-            key: endless: PRNG key for the segments after the given ones.
+            key: PRNG key for the paths after the given ones (default ``key(0)``).
 
         Returns:
             ``(obs, state)`` exactly as :meth:`reset` would give them for these values.
@@ -658,10 +558,10 @@ class MysteryPath(Environment):
             ValueError: a tile outside the grid, or (endless) more segments than
                 ``Variant.max_segments`` or a segment that does not fit its 8 columns.
         """
+        key = jax.random.key(0) if key is None else key
         if self.variant.endless:
-            return self._reset_endless(
-                jax.random.key(0) if key is None else key, params, segments=path
-            )
+            state = self._reset_endless(key, params, segments=path)
+            return self.observe(state, params), state
         cells = np.asarray(path, np.int64).reshape(-1, 2)
         if np.any((cells < 0) | (cells >= GRID)):
             raise ValueError(f"path: tiles must lie in 0..{GRID - 1}, got {cells.tolist()}")
@@ -672,13 +572,14 @@ class MysteryPath(Environment):
         wall[w[:, 0] * GRID + w[:, 1]] = True
         start = cells[-1] if start is None else start
         end = cells[0] if end is None else end
-        return self._start(
-            params,
+        state = self._start(
             jnp.asarray(start, jnp.int32),
             jnp.asarray(end, jnp.int32),
-            jnp.asarray(on_path),
-            jnp.asarray(wall),
+            mask_of_cells(jnp.asarray(on_path)),
+            mask_of_cells(jnp.asarray(wall)),
+            self._next_path(key, params),
         )
+        return self.observe(state, params), state
 
     def _start_pos(self, start):
         # mystery_path.py: rect.center = start * tile_dim + radius (tile_dim 12.0; the
@@ -686,31 +587,33 @@ class MysteryPath(Environment):
         offset = TILE // 2 if self.variant.grid else self._radius
         return start * TILE + offset
 
-    def _start(self, params, start, end, on_path, walls):
+    def _start(self, start, end, on_path, walls, nxt: Builder) -> State:
         zero = jnp.zeros((), jnp.int32)
-        state = State(
+        return State(
             pos=self._start_pos(start).astype(jnp.int32),
             rotation=zero,
             start=start,
             end=end,
             on_path=on_path,
             walls=walls,
-            visited=jnp.zeros(CELLS, bool),
+            visited=EMPTY,
             off_path=jnp.asarray(False),
             num_fails=zero,
             t=zero,
             episode_return=dfloat.zeros(),
             success=zero,
+            done=jnp.asarray(False),
+            next=nxt,
+            pending=jnp.asarray(False),
         )
-        return self._observation(state, params), state
 
     # -------------------------------------------------------------------- step
-    def step(self, key: jax.Array, state, action, params: Params):
-        """Advance one step (the original's ``step``; ``key`` is unused: the endless
-        segments draw from the episode's own key).
+    def transition(self, key: jax.Array, state, action, params: Params):
+        """Advance one step without drawing (the original's ``step``; ``key`` is unused:
+        the paths ahead draw from their own bits).
 
         Returns:
-            ``(obs, state, reward, terminated, truncated, info)``. ``info`` holds, every
+            ``(state, reward, terminated, truncated, info)``. ``info`` holds, every
             step: ``reward`` (float32 episode return so far), ``length`` (int32 steps so
             far), ``num_fails`` (int32); finite and grid: ``success`` (int32, 1 when the
             end tile was reached); endless: ``max_x``, ``tiles_visited`` (int32) and
@@ -754,10 +657,10 @@ class MysteryPath(Environment):
         pos = jnp.where(state.off_path, back, pos)
         rot = jnp.where(state.off_path, state.rotation, rot)
         tile = pos // TILE
-        cell = tile[0] * GRID + tile[1]
         at_end = jnp.all(tile == state.end)
-        on = ~at_end & state.on_path[cell]
-        new_tile = on & ~state.visited[cell] & ~jnp.all(tile == state.start)
+        on = ~at_end & mask_bit(state.on_path, tile[0], tile[1])
+        new_tile = on & ~mask_bit(state.visited, tile[0], tile[1])
+        new_tile = new_tile & ~jnp.all(tile == state.start)
         fell = ~at_end & ~on
         zero = dfloat.zeros()
         # In the original's order: goal, path progress, fall, then the step reward.
@@ -767,64 +670,76 @@ class MysteryPath(Environment):
         reward = dfloat.add(reward, params.reward_step)
         # The goal step leaves is_off_path as it was (it can only be False there).
         t = state.t + 1
+        truncated = ~at_end & (t == params.max_steps)
+        nxt = state.next
+        for _ in range(self.variant.build_ticks):
+            nxt = tick(nxt)
         new = state.replace(
             pos=pos,
             rotation=rot,
-            visited=state.visited.at[cell].set(state.visited[cell] | new_tile),
+            visited=mask_add(state.visited, tile[0], tile[1], new_tile),
             off_path=jnp.where(at_end, state.off_path, fell),
             num_fails=state.num_fails + fell,
             t=t,
             episode_return=dfloat.add(state.episode_return, reward),
             success=at_end.astype(jnp.int32),
+            done=at_end | truncated,
+            next=nxt,
         )
-        truncated = ~at_end & (t == params.max_steps)
         info = {
             "reward": dfloat.value(new.episode_return),
             "length": t,
             "success": new.success,
             "num_fails": new.num_fails,
         }
-        return self._observation(new, params), new, dfloat.value(reward), at_end, truncated, info
+        return new, dfloat.value(reward), at_end, truncated, info
 
     # ------------------------------------------------------------------ render
-    def _tiles(self, start, end, on_path, walls, params, debug):
-        """Finite background: black; with ``show_goal`` the end tile green, with
-        ``show_origin`` the start tile blue; the debug view adds the path (white) and the
-        walls (red), and always shows origin and goal."""
-        tile, _ = _tile_pixels()
-        cell = tile[None, :] * GRID + tile[:, None]  # [y, x] -> cell index
-        cell, tile = jnp.asarray(cell), jnp.asarray(tile)
-        is_start = (tile[None, :] == start[0]) & (tile[:, None] == start[1])
-        is_end = (tile[None, :] == end[0]) & (tile[:, None] == end[1])
-        colors = jnp.asarray([(0, 0, 0), _PATH, _WALL, _ORIGIN, _GOAL], jnp.uint8)
-        which = jnp.zeros((SCREEN, SCREEN), jnp.int32)
-        if debug:
-            which = jnp.where(on_path[cell], 1, which)
-            which = jnp.where(walls[cell], 2, which)
-        which = jnp.where(is_end & (params.show_goal | debug), 4, which)
-        which = jnp.where(is_start & (params.show_origin | debug), 3, which)
-        return colors[which]
+    def observe(self, state, params: Params) -> jax.Array:
+        """The observation of ``state``: uint8 (84, 84, 3).
 
-    def _agent_and_marker(self, img, sprite_x, y, rotation, marker_x, fell, params):
-        """Blit the agent sprite centred at ``(sprite_x, y)`` and, in the frame of a fall
-        (with ``visual_feedback``), the X centred at ``(marker_x, y)`` over it."""
+        Finite and grid: the background (black; with ``show_goal`` the end tile green,
+        with ``show_origin`` the start tile blue), the agent and, in the frame of a fall
+        (with ``visual_feedback``), the X over it. Made of contiguous copies
+        (engram.render.ops, "flat frames"): each 12-px row of tiles from a table, the
+        agent's and the X's pre-drawn bands of rows at their height."""
+        if self.variant.endless:
+            return self._observation_endless(state, params)
+        rows = []
+        for ty in range(GRID):
+            bx = jnp.where(params.show_origin & (state.start[1] == ty), state.start[0], GRID)
+            gx = jnp.where(params.show_goal & (state.end[1] == ty), state.end[0], GRID)
+            rows.append(table_row(self._tile_bands, bx * 8 + gx))
+        return self._with_sprites(jnp.concatenate(rows), state, params)
+
+    def _with_sprites(self, background: jax.Array, state: State, params: Params):
+        """The flat uint8 (84 * 84 * 3,) ``background`` with the agent centred at its
+        position and, in the frame of a fall (with ``visual_feedback``), the X over it
+        (``fall_off_rect.center`` = the agent's rect centre): uint8 (84, 84, 3)."""
+        bands = self._agent_bands
+        margin = jnp.zeros(bands.size * SCREEN * 3, jnp.uint8)
+        frame = jnp.concatenate([margin, background, margin])
         h = self._sprite_half
-        img = blit(
-            img,
-            self._sprite_rgb[rotation // 45],
-            self._sprite_mask[rotation // 45],
-            sprite_x - h,
-            y - h,
-        )
-        show = fell & params.visual_feedback
-        half = self._x_mask.shape[0] // 2
-        return blit(img, self._x_rgb, self._x_mask & show, marker_x - half, y - half)
+        x, y = state.pos[0] - h, state.pos[1] - h
+        frame = bands.overlay(frame, state.rotation // 45, x, y)
+        show = state.off_path & params.visual_feedback
+        frame = _overlay_marker(frame, self._marker_bands, show, x, y)
+        return bands.unpad(frame).reshape(SCREEN, SCREEN, 3)
 
-    def _observation(self, state: State, params: Params, debug: bool = False):
-        img = self._tiles(state.start, state.end, state.on_path, state.walls, params, debug)
-        # fall_off_rect.center = the agent's rect centre.
-        x, y = state.pos[0], state.pos[1]
-        return self._agent_and_marker(img, x, y, state.rotation, x, state.off_path, params)
+    def _debug_tiles(self, state: State):
+        """The debug background: black, the path white, the walls red, the end green and
+        the start blue (``draw_to_surface`` with every flag on): uint8 (84, 84, 3)."""
+        tile, _ = _tile_pixels()
+        tile = jnp.asarray(tile)
+        cell = tile[None, :] * GRID + tile[:, None]  # [y, x] -> cell index
+        is_start = (tile[None, :] == state.start[0]) & (tile[:, None] == state.start[1])
+        is_end = (tile[None, :] == state.end[0]) & (tile[:, None] == state.end[1])
+        colors = jnp.asarray([(0, 0, 0), _PATH, _WALL, _ORIGIN, _GOAL], jnp.uint8)
+        which = jnp.where(cells_of_mask(state.on_path)[cell], 1, 0)
+        which = jnp.where(cells_of_mask(state.walls)[cell], 2, which)
+        which = jnp.where(is_end, 4, which)
+        which = jnp.where(is_start, 3, which)
+        return colors[which]
 
     def reset_info(self, state, params: Params) -> dict:
         """The original's reset info: ``{"ground_truth": float32 (3,)}`` (one-hot East,
@@ -843,7 +758,7 @@ class MysteryPath(Environment):
         """
         if self.variant.endless:
             return self._observation_endless(state, params, debug=True)
-        return self._observation(state, params, debug=True)
+        return self._with_sprites(self._debug_tiles(state).reshape(-1), state, params)
 
     # ================================================================ endless
     def _segment_key(self, state_key, k):
@@ -978,8 +893,7 @@ class MysteryPath(Environment):
             pos=jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius]),
             camera_x=offset,
         )
-        st = st.replace(ground_truth=self._direction(st, st.ground_truth))
-        return self._observation_endless(st, params, reset=True), st
+        return st.replace(ground_truth=self._direction(st, st.ground_truth))
 
     def _load_segments(self, st: EndlessState, segments) -> EndlessState:
         """Host side: store recorded segments (lists of world (x, y), transition last)."""
@@ -1118,10 +1032,9 @@ class MysteryPath(Environment):
             "tiles_visited": st.tiles_visited,
             "ground_truth": st.ground_truth.astype(jnp.float32),
         }
-        obs = self._observation_endless(st, params)
-        return obs, st, dfloat.value(reward), terminated, truncated, info
+        return st, dfloat.value(reward), terminated, truncated, info
 
-    def _observation_endless(self, st: EndlessState, params, reset=False, debug=False):
+    def _observation_endless(self, st: EndlessState, params, debug=False):
         """Background (black or scrolling ice), the past path, the agent at a fixed
         screen x, the stamina bar, the X (``EndlessMysteryPathEnv._draw_surfaces``)."""
         v = self.variant
@@ -1157,7 +1070,8 @@ class MysteryPath(Environment):
         first = jnp.where(jnp.any(hit), jnp.max(jnp.where(hit, slots, -1)), 0)
         # A walk that starts left of past_x stops after its first node.
         first = jnp.where(st.node_x[jnp.maximum(prev, 0)] < past_x, prev, first)
-        draw = params.show_past_path & (x >= 0) & (c > 0) & ~reset
+        # Nothing is drawn at the reset (current_node is the first node there).
+        draw = params.show_past_path & (x >= 0) & (c > 0)
 
         c0 = jnp.floor_divide(cam_lo, TILE)  # the column of the tile at screen x = 0
         cols = c0 + jnp.arange(SCREEN // TILE + 2)
