@@ -44,14 +44,14 @@ from engram.core.registry import register
 from engram.core.spaces import Box, MultiDiscrete
 from engram.render import agent_sprites, blit, coin_masks, exit_masks, filled_circle_mask
 from engram.render.blend import (
-    alpha_blend,
     chequerboard,
     circle_outlines,
     disc_spans,
     disc_table,
     spans_mask,
 )
-from engram.render.ops import BitSprites, bit_rows, paint_planes, place
+from engram.render.ops import table_row
+from engram.render.spotlights import MaskedBands, bytes_of, computed_once, darken, unpad_rows
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
 TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
@@ -179,6 +179,12 @@ class State:
         coin_t: int32 endless steps since the last coin.
         exit_pos: int32 (2,). exit_open: bool.
         last_action: int32 (2,). last_reward: float32. hit: bool, hit in this step.
+        spot_centre: int32 (S, 2) where each slot's spotlight was drawn in this step
+            (the truncated path point before ``t`` advanced). spot_drawn: bool (S,) drawn
+            in this step (none at reset).
+        shown_action: int32 (2,), the action the top bar shows (the previous step's).
+        shown_positive: bool, the bar's reward display (the previous step's reward > 0;
+            the display is drawn from the first step on).
     """
 
     pos: jax.Array
@@ -216,6 +222,10 @@ class State:
     last_action: jax.Array
     last_reward: jax.Array
     hit: jax.Array
+    spot_centre: jax.Array
+    spot_drawn: jax.Array
+    shown_action: jax.Array
+    shown_positive: jax.Array
 
 
 # ----------------------------------------------------------------- parameters
@@ -359,6 +369,30 @@ def _layer_order(v: Variant) -> tuple[str, ...]:
     return tuple(layers)
 
 
+def _rgb_row(colour) -> np.ndarray:
+    """uint8 (84 * 3,): one screen row of ``colour``, as flat frames hold it."""
+    return np.tile(np.asarray(colour, np.uint8), SCREEN)
+
+
+def _floors(v: Variant, pad: int) -> np.ndarray:
+    """The floor, plain and on a hit (``visual_feedback``), as flat screens with ``pad``
+    blank rows above and below: uint8 (2, (84 + 2 pad) * 84 * 3).
+
+    ``get_tiled_background_surface``: 12-px tiles, white where ``x // 12 + y // 12`` is
+    even, else blue (red on a hit); black with ``black_background``, white with
+    ``hide_chessboard``."""
+    out = []
+    for other in (_BLUE, _RED):
+        if v.black_background:
+            img = np.zeros((SCREEN, SCREEN, 3), np.uint8)
+        elif v.hide_chessboard:
+            img = np.full((SCREEN, SCREEN, 3), 255, np.uint8)
+        else:
+            img = np.where(chequerboard(TILE)[..., None], _WHITE, other).astype(np.uint8)
+        out.append(np.pad(img.reshape(SCREEN, -1), ((pad, pad), (0, 0))).reshape(-1))
+    return np.stack(out)
+
+
 class SearingSpotlights(Environment):
     """Both Searing Spotlights ids; see the module docstring and :class:`Variant`.
 
@@ -366,6 +400,8 @@ class SearingSpotlights(Environment):
     returns (x, y, c). Action: int32 (2,) in MultiDiscrete([3, 3]) (horizontal:
     none/left/right, vertical: none/up/down).
     """
+
+    observes_state = True
 
     def __init__(self, env_id: str, variant: Variant):
         self.env_id = env_id
@@ -376,31 +412,31 @@ class SearingSpotlights(Environment):
         self.action_space = MultiDiscrete((3, 3))
         self.render_fps = 25
         self._order = _layer_order(v)
+        # Sprites as masked bands of rows (engram.render.spotlights): drawing one under
+        # vmap is a contiguous copy the size of the sprite.
         sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
-        self._agent = BitSprites.of(sprite_rgb, sprite_mask)
+        self._agent = MaskedBands.of(sprite_rgb, sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2
         self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
         # Coin: a yellow disc of radius int(10 * scale), then an orange outline of width
-        # int(2 * scale) (0 below scale 0.5: pygame fills, an orange disc). Codes: 1
-        # yellow, 2 orange.
+        # int(2 * scale) (0 below scale 0.5: pygame fills, an orange disc).
         self._coin_radius = int(10 * v.coin_scale)
         fill, outline = coin_masks(v.coin_scale)
-        coin = np.where(outline, 2, np.where(fill, 1, 0)).astype(np.uint8)
-        self._coin_width = coin.shape[1]
-        self._coin_bits = jnp.asarray(bit_rows(coin, 2))
+        coin = np.where(outline[..., None], _COIN_ORANGE, _COIN_YELLOW)
+        self._coin = MaskedBands.of(coin[None], (fill | outline)[None])
         # Exit: a 20*scale square with rounded top corners (radius int(10*scale)) and a
         # black border of width int(2*scale) (0 below scale 0.5: all black); collision
-        # radius 20 / 2 * scale. Codes: 1 fill, 2 border.
+        # radius 20 / 2 * scale. Sprite 0 closed, 1 open.
         shape, border = exit_masks(v.exit_scale)
-        n = shape.shape[0]
-        self._exit_size = n
-        self._exit_bits = jnp.asarray(
-            bit_rows(np.where(border, 2, shape.astype(np.uint8)).astype(np.uint8), 2)
-        )
+        self._exit_size = shape.shape[0]
+        exits = [np.where(border[..., None], _BLACK, c) for c in (_EXIT_CLOSED, _EXIT_OPEN)]
+        self._exit = MaskedBands.of(np.stack(exits), np.stack([shape | border] * 2))
         self._exit_radius = 20 / 2 * v.exit_scale
+        # Blank rows above and below the screen while sprites are drawn (>= each size).
+        self._pad = max(b.size for b in (self._agent, self._coin, self._exit))
+        self._floors = jnp.asarray(_floors(v, self._pad))
         self._disc_table = disc_table(v.max_radius)
         self._outlines = jnp.asarray(circle_outlines(v.max_radius))
-        self._chequer = jnp.asarray(chequerboard(TILE))
         if v.endless:
             self.info_every_step = ("ground_truth",)
             self.info_at_end = (
@@ -573,8 +609,8 @@ class SearingSpotlights(Environment):
         return jnp.clip(p, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
 
     # -------------------------------------------------------------------- reset
-    def reset(self, key: jax.Array, params: Params):
-        """Start an episode with the original's sampling rules (§3 "Reset").
+    def init_state(self, key: jax.Array, params: Params) -> State:
+        """The first state of an episode, with the original's sampling rules (§3 "Reset").
 
         Rotation uniform over multiples of 45 (drawn only from the first step on). Agent:
         a uniform pixel + 2..3 px per axis (not clamped), blocking radius 28; or the
@@ -582,9 +618,6 @@ class SearingSpotlights(Environment):
         the exit: blocking radius 21, + 2..3 px, clamped to [7, 77]. Endless: the first
         coin ignores the agent (the sampler is reset), later coins avoid the previous
         one. Every spotlight of the episode is pre-sampled (module docstring).
-
-        Returns:
-            ``(obs, state)``.
         """
         v = self.variant
         k_rot, k_agent, k_off, k_spot, k_n, k_coin, k_exit = jax.random.split(key, 7)
@@ -632,15 +665,7 @@ class SearingSpotlights(Environment):
                 active.append(i < num_coins)
             coins = jnp.stack(coins)
             _, exit_pos = self._entity_position(k_exit, centres, radii, active)
-        return self.reset_to(
-            params,
-            pos=pos,
-            rotation=rotation,
-            spots=spots,
-            coins=coins,
-            num_coins=num_coins,
-            exit_pos=exit_pos,
-        )
+        return self._initial_state(params, pos, rotation, spots, coins, num_coins, exit_pos)
 
     def reset_to(
         self, params: Params, *, pos, rotation=0, spots, coins, num_coins=None, exit_pos=None
@@ -701,6 +726,13 @@ class SearingSpotlights(Environment):
     @functools.partial(jax.jit, static_argnums=0)
     def _start(self, params, pos, rotation, spots, coins, num_coins, exit_pos):
         """The traced part of :meth:`reset_to` (host inputs already converted)."""
+        state = self._initial_state(params, pos, rotation, spots, coins, num_coins, exit_pos)
+        return self.observe(state, params), state
+
+    def _initial_state(self, params, pos, rotation, spots, coins, num_coins, exit_pos):
+        """The state at reset from the agent's centre and rotation, the spotlight queue
+        (the tuple :meth:`_sample_spots` returns), the coins (``Variant.coins`` rows) and
+        the exit; the initial spawns are in place."""
         v = self.variant
         q_spawn, q_target, q_offset, q_radius, q_speed = spots
         num_coins = jnp.asarray(num_coins, jnp.int32)
@@ -745,6 +777,10 @@ class SearingSpotlights(Environment):
             last_action=jnp.zeros(2, jnp.int32),
             last_reward=jnp.zeros((), jnp.float32),
             hit=jnp.asarray(False),
+            spot_centre=jnp.zeros((s, 2), jnp.int32),
+            spot_drawn=jnp.zeros(s, bool),
+            shown_action=jnp.zeros(2, jnp.int32),
+            shown_positive=jnp.asarray(False),
         )
         # The initial spawns, all at once: spawn i (< min(32, S)) goes to slot i with
         # queue entry i % Q, as _spawn would put it.
@@ -767,8 +803,7 @@ class SearingSpotlights(Environment):
             spot_speed=fill(q_speed, state.spot_speed),
             spawned=n0.astype(jnp.int32),
         )
-        obs = self._render(state, params, state.sprite_rotation)
-        return obs, state
+        return state
 
     # --------------------------------------------------------------------- step
     def _spawn(self, state: State, key, params: Params) -> State:
@@ -895,11 +930,11 @@ class SearingSpotlights(Environment):
         hit = jnp.any(drawn & inside)
         return state, hit, centre, drawn
 
-    def step(self, key: jax.Array, state: State, action, params: Params):
-        """Advance one step (the original's ``step``).
+    def transition(self, key: jax.Array, state: State, action, params: Params):
+        """Advance one step (the original's ``step``, without the frame: :meth:`observe`).
 
         Returns:
-            ``(obs, state, reward, terminated, truncated, info)``. ``info`` holds every
+            ``(state, reward, terminated, truncated, info)``. ``info`` holds every
             step: ``reward`` (float32 return so far), ``length`` (int32), ``agent_health``
             (float32 fraction), ``coins_collected`` (finite: float32 fraction; endless:
             int32 count), finite ``success`` (int32; the original reports these only at
@@ -910,8 +945,14 @@ class SearingSpotlights(Environment):
         v = self.variant
         action = jnp.asarray(action, jnp.int32).reshape(2)
         pos, rot = self._move(state, action, params)
-        state = state.replace(pos=pos, rotation=rot, sprite_rotation=rot)
-        shown_action = state.last_action  # the bar shows the previous action
+        # The bar shows the previous action and whether the previous reward was positive.
+        state = state.replace(
+            pos=pos,
+            rotation=rot,
+            sprite_rotation=rot,
+            shown_action=state.last_action,
+            shown_positive=state.last_reward > 0,
+        )
         # Dim the light: +int(255 / duration) while alpha <= threshold (pygame caps the
         # surface alpha at 255); duration 0: set to the threshold.
         dim = jnp.where(
@@ -993,7 +1034,6 @@ class SearingSpotlights(Environment):
         # The time limit ends the episode as truncated (the task did not end it), as in
         # every engram id; the original's ``done`` is ``terminated | truncated``.
         truncated = ~done & (t == params.max_steps)
-        shown_reward = state.last_reward
         state = state.replace(
             health=health,
             hits=hits,
@@ -1001,13 +1041,8 @@ class SearingSpotlights(Environment):
             episode_return=dfloat.add(state.episode_return, reward),
             last_reward=dfloat.value(reward),
             hit=hit,
-        )
-        obs = self._render(
-            state,
-            params,
-            rot,
-            spots=(centre, drawn),
-            bar=(shown_action, shown_reward > 0),
+            spot_centre=centre,
+            spot_drawn=drawn,
         )
         info = {
             "reward": dfloat.value(state.episode_return),
@@ -1020,7 +1055,7 @@ class SearingSpotlights(Environment):
         else:
             info["coins_collected"] = state.coins_collected.astype(jnp.float32) / state.num_coins
             info["success"] = success
-        return obs, state, dfloat.value(reward), done, truncated, info
+        return state, dfloat.value(reward), done, truncated, info
 
     def reset_info(self, state: State, params: Params) -> dict:
         """Endless: ``{"ground_truth": float32 (4,) agent x, y, coin x, y over 84}``, as the
@@ -1041,84 +1076,99 @@ class SearingSpotlights(Environment):
         :func:`health_tables`)."""
         return params.hit_width[state.hits]
 
-    def _render(self, state: State, params: Params, rotation, spots=None, bar=None, debug=False):
-        v = self.variant
-        img = None
+    def observe(self, state: State, params: Params) -> jax.Array:
+        """The frame of ``state``: uint8 (84, 84, 3).
+
+        Drawn in the original's layer order (:func:`_layer_order`) on a flat frame
+        (``engram.render.spotlights``): the floor picked from two pre-drawn ones, the
+        sprites copied in as bands of rows, then one pass over the screen for the
+        darkness and the spotlights' holes, the top bar replacing the first rows."""
+        # The finished frame is computed once (see computed_once) in flat rows: a
+        # consumer such as a checksum would otherwise redo the whole render per word.
+        return computed_once(self._frame(state, params, debug=False)).reshape(SCREEN, SCREEN, 3)
+
+    def debug_frame(self, state: State, params: Params) -> jax.Array:
+        """The frame without darkness: floor, coin(s), exit, agent, the outline of every
+        spotlight (red, where it will be drawn next) and the top bar (showing the last
+        action and reward).
+
+        Returns uint8 (84, 84, 3).
+        """
+        return self._frame(state, params, debug=True).reshape(SCREEN, SCREEN, 3)
+
+    def _frame(self, state: State, params: Params, debug: bool) -> jax.Array:
+        """The frame (or debug view) as flat rows: uint8 (84, 252)."""
+        pad = self._pad
         red = state.hit & params.visual_feedback
-        if v.black_background:
-            bg = jnp.zeros((SCREEN, SCREEN, 3), jnp.uint8)
-        elif v.hide_chessboard:
-            bg = jnp.full((SCREEN, SCREEN, 3), 255, jnp.uint8)
-        else:
-            other = jnp.where(red, jnp.asarray(_RED, jnp.uint8), jnp.asarray(_BLUE, jnp.uint8))
-            bg = jnp.where(self._chequer[..., None], jnp.asarray(_WHITE, jnp.uint8), other)
-        g = jnp.arange(SCREEN)
+        frame = table_row(self._floors, red.astype(jnp.int32))
         for layer in self._order:
-            if layer == "bg":
-                img = bg
-            elif layer in ("coin", "coin_hidden", "coin_shown"):
-                img = self._draw_coins(img, state, params, layer)
-            elif layer == "exit":
-                if v.use_exit:
-                    img = self._draw_exit(img, state)
+            if layer in ("coin", "coin_hidden", "coin_shown"):
+                frame = self._draw_coins(frame, state, params, layer)
+            elif layer == "exit" and self.variant.use_exit:
+                n = self._exit_size
+                x, y = state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
+                frame = self._exit.overlay(frame, pad, state.exit_open.astype(jnp.int32), x, y)
             elif layer == "agent":
                 h = self._sprite_half
-                img = self._agent.draw(img, rotation // 45, state.pos[0] - h, state.pos[1] - h)
+                x, y = state.pos[0] - h, state.pos[1] - h
+                frame = self._agent.overlay(frame, pad, state.sprite_rotation // 45, x, y)
             elif layer == "spot":
-                if debug:
-                    img = self._draw_outlines(img, state)
-                    continue
-                hole, ring = self._spot_layer(state, spots)
-                src = jnp.where(ring[..., None], jnp.uint8(255), jnp.uint8(0))
-                dark = alpha_blend(img, src, state.alpha)
-                img = jnp.where(hole[..., None], img, dark)
+                draw = self._draw_outlines if debug else self._draw_darkness
+                frame = self._put_screen(frame, draw(self._screen(frame), state))
             elif layer == "top":
-                img = self._draw_bar(img, state, params, bar, g)
-        # A finished frame: keeps XLA from fusing the whole render into each consumer of
-        # the observation (an autoreset's select and final_obs would each redo it).
-        return jax.lax.optimization_barrier(img)
+                bar = self._draw_bar(self._screen(frame), state, params, debug)
+                frame = self._put_screen(frame, bar)
+        return self._screen(frame)
 
-    def _draw_coins(self, img, state, params, layer):
-        v = self.variant
-        r = self._coin_radius
+    def _screen(self, frame: jax.Array) -> jax.Array:
+        """The screen rows of a flat, padded frame: uint8 (84, 252)."""
+        return unpad_rows(frame, self._pad).reshape(SCREEN, -1)
+
+    def _put_screen(self, frame: jax.Array, rows: jax.Array) -> jax.Array:
+        """``frame`` with its screen rows replaced by ``rows`` (uint8 (84, 252)); the
+        blank rows around them stay for the sprites drawn later."""
+        m = self._pad * SCREEN * 3
+        return jnp.concatenate([frame[:m], rows.reshape(-1), frame[frame.shape[0] - m :]])
+
+    def _draw_coins(self, frame, state, params, layer):
+        """Coins (finite: each one not yet collected; endless: the current one, where
+        ``layer`` is drawn in this frame) with their top-left at centre - radius."""
+        v, r, pad = self.variant, self._coin_radius, self._pad
+        hidden = jnp.int32(-self._coin.size)  # left of the screen: nothing drawn
         if v.endless:
             show = state.coin_t < params.coin_show_duration
             cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
             coin = state.coin_pos[state.coin_index % v.coins]
-            codes = place(self._coin_bits, self._coin_width, coin[0] - r, coin[1] - r)
-            return paint_planes(img, codes & cond, (_COIN_YELLOW, _COIN_ORANGE))
+            x = jnp.where(cond, coin[0] - r, hidden)
+            return self._coin.overlay(frame, pad, 0, x, coin[1] - r)
         for i in range(v.coins):
             c = state.coin_pos[i]
-            codes = place(self._coin_bits, self._coin_width, c[0] - r, c[1] - r)
-            img = paint_planes(img, codes & state.coin_alive[i], (_COIN_YELLOW, _COIN_ORANGE))
-        return img
+            x = jnp.where(state.coin_alive[i], c[0] - r, hidden)
+            frame = self._coin.overlay(frame, pad, 0, x, c[1] - r)
+        return frame
 
-    def _draw_exit(self, img, state):
-        n = self._exit_size
-        fill = jnp.where(
-            state.exit_open,
-            jnp.asarray(_EXIT_OPEN, jnp.uint8),
-            jnp.asarray(_EXIT_CLOSED, jnp.uint8),
-        )
-        # rect.center = location: top-left = location - n // 2. Codes: 1 fill, 2 border.
-        codes = place(self._exit_bits, n, state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2)
-        return paint_planes(img, codes, (fill, _BLACK))
+    def _draw_darkness(self, rows, state):
+        """The darkness layer over the screen rows uint8 (84, 252), lit where this step's
+        spotlights are drawn."""
+        hole, ring = self._spot_layer(state)
+        white = bytes_of(ring) if self.variant.black_background else None
+        return darken(rows, computed_once(state.alpha), bytes_of(hole), white)
 
-    def _spot_layer(self, state, spots):
+    def _spot_layer(self, state):
         """Hole (bool (84, 84), the red colour key) and white ring (black_background's
-        1-px border) of the darkness layer. ``spots``: (centres, drawn) of this step,
-        or None at reset (the layer keeps its old holes, but at alpha 0 they do not
-        show)."""
+        1-px border) of the darkness layer, from the spotlights drawn in this step."""
         v = self.variant
-        hole = jnp.zeros((SCREEN, SCREEN), bool)
-        ring = jnp.zeros((SCREEN, SCREEN), bool)
-        if spots is None:
-            return hole, ring
-        centre, drawn = spots
+        centre, drawn = state.spot_centre, state.spot_drawn
         if not v.black_background:
             # Without rings the layer is the union of the discs: one broadcast pass.
-            lo, width = disc_spans(centre[:, 0], centre[:, 1], state.spot_radius, self._disc_table)
-            return spans_mask(lo, jnp.where(drawn[:, None], width, 0)), ring
+            # The spans of the discs, then one pass over the pixels (see computed_once).
+            geometry = jnp.stack([centre[:, 0], centre[:, 1], state.spot_radius, drawn], axis=1)
+            cx, cy, r, on = computed_once(geometry.astype(jnp.int32)).T
+            lo, width = disc_spans(cx, cy, r, self._disc_table)
+            spans = computed_once(jnp.stack([lo, jnp.where(on[:, None] != 0, width, 0)]))
+            return computed_once(spans_mask(spans[0], spans[1]).astype(jnp.uint8)) != 0, None
+        hole = jnp.zeros((SCREEN, SCREEN), bool)
+        ring = jnp.zeros((SCREEN, SCREEN), bool)
         order = (state.spawned + jnp.arange(v.slots)) % v.slots
         for j in range(v.slots):
             i = order[j]
@@ -1126,9 +1176,8 @@ class SearingSpotlights(Environment):
                 (SCREEN, SCREEN), centre[i, 0], centre[i, 1], state.spot_radius[i], self._disc_table
             )
             hole = hole | (disc & drawn[i])
-            if v.black_background:
-                out = self._outline_mask(centre[i], state.spot_radius[i]) & drawn[i]
-                ring = (ring & ~(disc & drawn[i])) | out
+            out = self._outline_mask(centre[i], state.spot_radius[i]) & drawn[i]
+            ring = (ring & ~(disc & drawn[i])) | out
         return hole & ~ring, ring
 
     def _outline_mask(self, c, r):
@@ -1138,26 +1187,28 @@ class SearingSpotlights(Environment):
         out = blit(canvas, sprite[..., None].astype(jnp.uint8), sprite, c[0] - m - 1, c[1] - m - 1)
         return out[..., 0] > 0
 
-    def _draw_outlines(self, img, state):
+    def _draw_outlines(self, rows, state):
         """Debug view: the outline of every spotlight (where it is drawn next) in red."""
         loc = dfloat.trunc(self._spot_location(state))
         for i in range(self.variant.slots):
             m = self._outline_mask(loc[i], state.spot_radius[i]) & state.spot_alive[i]
-            img = jnp.where(m[..., None], jnp.asarray(_RED, jnp.uint8), img)
-        return img
+            rows = jnp.where(bytes_of(m), jnp.asarray(_rgb_row(_RED)), rows)
+        return rows
 
-    def _draw_bar(self, img, state, params, bar, g):
-        """The 84×4 top bar: grey base (finite only), green health over x < 42 with the
-        lost part red from x = 0, the previous action (x 42..62 horizontal, 63..83
-        vertical) and, from the first step on, x 57..66 yellow if the previous reward was
-        positive, else grey (x 42..83 without the action display)."""
+    def _draw_bar(self, rows, state, params, debug):
+        """The 84×4 top bar over the screen rows uint8 (84, 252): grey base (finite
+        only), green health over x < 42 with the lost part red from x = 0, the previous
+        action (x 42..62 horizontal, 63..83 vertical) and, from the first step on, x
+        57..66 yellow if the previous reward was positive, else grey (x 42..83 without
+        the action display). The debug view shows the last action and reward."""
         v = self.variant
+        g = jnp.arange(SCREEN)
         row = jnp.zeros((SCREEN, 3), jnp.uint8)
         if not v.endless:
             row = jnp.broadcast_to(jnp.asarray(_GREY, jnp.uint8), (SCREEN, 3))
         row = jnp.where((g < 42)[:, None], jnp.asarray(_GREEN, jnp.uint8), row)
         colors = jnp.asarray(_ACTION_COLORS, jnp.uint8)
-        action = jnp.zeros(2, jnp.int32) if bar is None else bar[0]
+        action = state.last_action if debug else state.shown_action
         if v.show_last_action:
             row = jnp.where(((g >= 42) & (g < 63))[:, None], colors[action[0]], row)
             row = jnp.where((g >= 63)[:, None], colors[action[1]], row)
@@ -1165,25 +1216,14 @@ class SearingSpotlights(Environment):
         # (health below 0, the last frame) reaches them.
         width = self._health_width(state, params)
         row = jnp.where((g < width)[:, None], jnp.asarray(_RED, jnp.uint8), row)
-        if v.show_last_positive_reward and bar is not None:
+        if v.show_last_positive_reward:
             lo, hi = (57, 67) if v.show_last_action else (42, 84)
-            c = jnp.where(bar[1], jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
-            row = jnp.where(((g >= lo) & (g < hi))[:, None], c, row)
-        return jnp.where((g < BAR)[:, None, None], row[None], img)
-
-    def debug_frame(self, state: State, params: Params) -> jax.Array:
-        """The frame without darkness: floor, coin(s), exit, agent, the outline of every
-        spotlight (red, where it will be drawn next) and the top bar.
-
-        Returns uint8 (84, 84, 3).
-        """
-        return self._render(
-            state,
-            params,
-            state.sprite_rotation,
-            bar=(state.last_action, state.last_reward > 0),
-            debug=True,
-        )
+            positive = state.last_reward > 0 if debug else state.shown_positive
+            c = jnp.where(positive, jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
+            shown = (g >= lo) & (g < hi) & (debug | (state.t > 0))
+            row = jnp.where(shown[:, None], c, row)
+        bar = jnp.broadcast_to(row.reshape(1, -1), (BAR, SCREEN * 3))
+        return jax.lax.dynamic_update_slice(rows, bar, (0, 0))
 
 
 # ----------------------------------------------------------------- registry
