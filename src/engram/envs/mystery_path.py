@@ -2,8 +2,8 @@
 
 Rules, rewards and pictures follow Memory Gym 1.0.2 (``memory_gym/mystery_path.py``,
 ``mystery_path_grid.py``, ``endless_mystery_path.py`` and the ``MysteryPath`` /
-``EndlessMysteryPath`` classes of ``pygame_assets.py``), as documented in
-``reference/memory-gym.md`` sections 0, 2, 2b and 2c. The three registered ids are one
+``EndlessMysteryPath`` classes of ``pygame_assets.py``), checked against
+recordings of it. The three registered ids are one
 :class:`MysteryPath` class configured by :class:`Variant`:
 
 ========================== ====== ========

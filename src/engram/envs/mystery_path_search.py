@@ -1,6 +1,6 @@
 """Mystery Path's path generator: walls on 64-bit cell masks, the randomised A*, the trace.
 
-The generator is the original's (``pygame_assets.MysteryPath.__init__``, reference §2).
+The generator is the original's (``pygame_assets.MysteryPath.__init__`` of memory-gym 1.0.2).
 The walls are drawn from one array of uint32 random words with scalar bit operations on
 *cell masks*: a 64-bit set held as a pair ``(lo, hi)`` of uint32, cell ``(x, y)`` at bit
 ``8 x + y`` (one column per byte, bit 7 of every byte clear, so that shifting by 1 or 8
