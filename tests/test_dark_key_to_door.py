@@ -179,22 +179,6 @@ def test_distinct_cells_are_distinct_and_uniform():
         assert np.all(np.abs(counts - 1000) < 150), counts
 
 
-def test_vmap_equals_a_loop_and_reset_is_deterministic():
-    env, params = _make(episode_length=6, trial_length=18)
-    keys = jax.random.split(jax.random.key(1), 4)
-    actions = jnp.asarray([0, 1, 2, 3])
-    obs_v, st_v = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    out_v = jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, st_v, actions, params)
-    for i in range(4):
-        obs, st = env.reset(keys[i], params)
-        np.testing.assert_array_equal(obs, obs_v[i])
-        out = env.step(keys[i], st, actions[i], params)
-        for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(out_v), strict=True):
-            np.testing.assert_array_equal(a, b[i])
-    again, _ = env.reset(keys[0], params)
-    np.testing.assert_array_equal(again, obs_v[0])
-
-
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [

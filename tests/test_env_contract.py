@@ -17,7 +17,7 @@ import pytest
 import engram
 
 IDS = engram.registered_ids()
-B, T = 3, 12  # environments, steps
+B, T = 3, 48  # environments, steps
 
 
 def _rollout(env, traces):

@@ -113,55 +113,6 @@ def test_commands_stay_inside_the_arena():
     assert path.min() >= 0 and path.max() <= 1
 
 
-@pytest.mark.parametrize("env_id", MM_IDS)
-def test_same_key_same_episode_and_different_keys_differ(env_id):
-    env, params = engram.make(env_id)
-    k1, k2 = jax.random.key(7), jax.random.key(8)
-
-    def rollout(key):
-        obs, state = env.reset(key, params)
-
-        def body(carry, k):
-            state = carry
-            a = env.action_space.sample(k)
-            obs, state, r, term, trunc, info = env.step(k, state, a, params)
-            img = obs["visual_observation"] if isinstance(obs, dict) else obs
-            return state, (img, r, term)
-
-        return jax.lax.scan(body, state, jax.random.split(key, 80))[1]
-
-    run = jax.jit(rollout)
-    a, b, c = run(k1), run(k1), run(k2)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
-    assert not np.array_equal(a[0], c[0])
-
-
-@pytest.mark.parametrize("env_id", ["MortarMayhem-v0", "Endless-MortarMayhem-v0"])
-def test_vmap_equals_loop_and_step_traces_once(env_id):
-    env, params = engram.make(env_id)
-    traces = []
-
-    def step(key, state, action, params):
-        traces.append(1)
-        return env.step(key, state, action, params)
-
-    jstep = jax.jit(step)
-    keys = jax.random.split(jax.random.key(3), 4)
-    _, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    actions = jax.random.randint(jax.random.key(4), (4, 2), 0, 3)
-    batched = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
-    for _t in range(45):
-        b_obs, b_states, b_r, *_ = batched(keys, states, actions, params)
-        for i in range(4):
-            s_i = jax.tree.map(lambda x, i=i: x[i], states)
-            obs, s, r, *_ = jstep(keys[i], s_i, actions[i], params)
-            np.testing.assert_array_equal(obs, b_obs[i])
-            assert float(r) == float(b_r[i])
-        states = b_states
-    assert len(traces) == 1
-
-
 @pytest.mark.parametrize(
     "overrides, name",
     [

@@ -520,31 +520,6 @@ def test_episode_frame_shape_and_colours():
 # ------------------------------------------------------------------ protocol
 
 
-def test_same_key_same_outputs_and_vmap_equals_a_loop():
-    env, params = _env()
-    fns = _compiled()
-    keys = jax.random.split(jax.random.key(9), 3)
-    actions = np.asarray(jax.random.randint(jax.random.key(10), (4, 3), 0, 4))
-    obs_v, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
-    vstep = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
-    singles = [fns["reset"](k, params) for k in keys]
-    again = fns["reset"](keys[0], params)
-    for a, b in zip(jax.tree.leaves(singles[0]), jax.tree.leaves(again), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    singles = [s for _, s in singles]
-    for t in range(4):
-        step_keys = jax.random.split(jax.random.key(100 + t), 3)
-        obs_v, states, rew_v, _, _, info_v = vstep(step_keys, states, actions[t], params)
-        for i in range(3):
-            o, singles[i], r, _, _, info = fns["step"](
-                step_keys[i], singles[i], jnp.int32(actions[t, i]), params
-            )
-            for a, b in zip(jax.tree.leaves(o), jax.tree.leaves(obs_v), strict=True):
-                np.testing.assert_array_equal(np.asarray(a), np.asarray(b)[i])
-            assert float(r) == pytest.approx(float(rew_v[i]), abs=1e-6)
-            assert bool(info["success"]) == bool(info_v["success"][i])
-
-
 def test_spaces_and_info_keys():
     env, params = _env()
     assert env.action_space.n == 4 and env.info_at_end == ("success", "spl")

@@ -124,21 +124,6 @@ def test_cues_are_balanced_and_reset_is_deterministic():
     np.testing.assert_array_equal(np.asarray(obs), np.asarray(again))
 
 
-def test_vmap_equals_a_loop_over_environments():
-    env, params = engram.make("TMaze-v0", corridor_length=3)
-    keys = jax.random.split(jax.random.key(1), 6)
-    actions = jax.random.randint(jax.random.key(2), (5, 6), 0, 4)
-    _, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    vstep = jax.vmap(env.step, in_axes=(None, 0, 0, None))
-    singles = [env.reset(k, params)[1] for k in keys]
-    for t in range(5):
-        obs, states, rew, term, _, _ = vstep(None, states, actions[t], params)
-        for i in range(6):
-            o, singles[i], r, te, _, _ = env.step(None, singles[i], actions[t, i], params)
-            np.testing.assert_array_equal(np.asarray(obs[i]), np.asarray(o))
-            assert float(rew[i]) == float(r) and bool(term[i]) == bool(te)
-
-
 def test_a_corridor_of_ten_thousand_cells_runs_under_scan():
     length = 10_000
     env, params = engram.make("TMaze-v0", corridor_length=length)
