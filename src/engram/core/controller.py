@@ -37,3 +37,22 @@ def action_velocity(action, speed) -> tuple[jax.Array, jax.Array, jax.Array]:
     dy = jnp.where(a[1] == 1, -1, jnp.where(a[1] == 2, 1, 0))
     norm = jnp.where((dx != 0) & (dy != 0), jnp.float32(np.sqrt(0.5)), 1.0)
     return dx, dy, jnp.stack([dx, dy]).astype(jnp.float32) * norm * speed
+
+
+#: Tile step of each facing of the grid controller (rotation // 90): north, west, south, east.
+_GRID_STEPS = np.asarray([[0, -1], [-1, 0], [0, 1], [1, 0]], np.int32)
+
+
+def grid_move(action, rotation, tile, size) -> tuple[jax.Array, jax.Array]:
+    """``GridCharacterController.step``: a ``Discrete(4)`` action on a grid of ``size`` x
+    ``size`` tiles. 0 no-op, 1 rotate left (+90 degrees), 2 rotate right (-90), 3 forward
+    one tile in the facing direction (0 north, 90 west, 180 south, 270 east), clamped to
+    the grid.
+
+    Returns ``(tile, rotation)``: int32 ``(2,)`` tile ``(x, y)`` and int32 degrees in
+    ``[0, 360)``.
+    """
+    a = jnp.asarray(action, jnp.int32).reshape(())
+    rot = (rotation + jnp.where(a == 1, 90, 0) - jnp.where(a == 2, 90, 0)) % 360
+    moved = jnp.clip(tile + jnp.asarray(_GRID_STEPS)[rot // 90], 0, size - 1)
+    return jnp.where(a == 3, moved, tile), rot

@@ -38,7 +38,7 @@ import numpy as np
 from flax import struct
 
 from engram.core import dfloat
-from engram.core.controller import action_velocity, character_rotation
+from engram.core.controller import action_velocity, character_rotation, grid_move
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -586,19 +586,12 @@ class MortarMayhem(Environment):
         return jnp.where(frame % period < state.show_duration, cmd, 9)
 
     def _move(self, state: State, action, params: Params):
-        """One locomotion step; returns (pos, rotation). See memory-gym.md §0."""
+        """One locomotion step (the original's character controllers); returns (pos,
+        rotation)."""
         v = self.variant
         if v.grid:
-            # GridCharacterController: 1 rotate left (+90), 2 rotate right (-90),
-            # 3 forward one tile in the facing direction, clamped to the grid.
-            a = jnp.asarray(action, jnp.int32).reshape(())
-            rot = state.rotation + jnp.where(a == 1, 90, 0) - jnp.where(a == 2, 90, 0)
-            rot = rot % 360
-            facing = rot // 90  # 0 north, 1 west, 2 south, 3 east
-            step = jnp.asarray([[0, -1], [-1, 0], [0, 1], [1, 0]], jnp.int32)[facing]
             tile = self._tile_of(state.pos, params)
-            moved = jnp.clip(tile + step, 0, params.arena_size - 1)
-            tile = jnp.where(a == 3, moved, tile)
+            tile, rot = grid_move(action, state.rotation, tile, params.arena_size)
             return self._tile_center(tile, params), rot
         dx, dy, vel = action_velocity(action, params.agent_speed)
         rot = character_rotation(dx, dy, state.rotation)
