@@ -10,6 +10,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from configs import tiny_config
 from rich.console import Console
 
 from engram.config import TrainConfig
@@ -78,20 +79,8 @@ def test_attention_agents_train_on_a_trial_task(agent, tmp_path):
 def test_memo_trains_on_pixels_with_observation_reconstruction(tmp_path):
     """The CNN encoder and the reconstruction decoder around a Memo memory, on an episode
     task (memory episode = episode, cap 119 on Mortar Mayhem Grid)."""
-    config = TrainConfig(
-        env="MortarMayhem-Grid-v0",
-        agent="memo",
-        obs_reconstruction=0.1,
-        segment_length=3,
-        summary_length=1,
-        num_envs=2,
-        num_steps=4,
-        num_epochs=1,
-        num_minibatches=1,
-        total_steps=16,
-        hidden=8,
-        run_dir=str(tmp_path),
-        **TINY,
+    config = tiny_config(
+        tmp_path, agent="memo", obs_reconstruction=0.1, segment_length=3, summary_length=1, **TINY
     )
     assert config.decoder_settings().max_context == 119
     trainer = Trainer(config)

@@ -7,25 +7,15 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from configs import tiny_config
 
 import engram
-from engram.config import TrainConfig
 from engram.ppo import Trainer
 
 
 @pytest.mark.parametrize("env_id", engram.registered_ids())
 def test_two_updates_on_every_environment(env_id, tmp_path):
-    config = TrainConfig(
-        env=env_id,
-        num_envs=2,
-        num_steps=4,
-        num_epochs=1,
-        num_minibatches=1,
-        total_steps=16,
-        memory_hidden=8,
-        hidden=8,
-        run_dir=str(tmp_path),
-    )
+    config = tiny_config(tmp_path, env=env_id)
     trainer = Trainer(config)
     first = trainer.initial_state()
     state = first
@@ -41,7 +31,8 @@ def test_two_updates_on_every_environment(env_id, tmp_path):
 def test_transformer_xl_trains_with_both_auxiliary_losses(tmp_path):
     """Transformer-XL with observation reconstruction and ground-truth estimation on an
     endless pixel task, where episodes outlast the rollout and the window slides."""
-    config = TrainConfig(
+    config = tiny_config(
+        tmp_path,
         env="Endless-MortarMayhem-v0",
         agent="trxl",
         trxl_num_layers=2,
@@ -50,13 +41,6 @@ def test_transformer_xl_trains_with_both_auxiliary_losses(tmp_path):
         trxl_memory_length=3,
         obs_reconstruction=0.1,
         ground_truth_estimation=0.1,
-        num_envs=2,
-        num_steps=4,
-        num_epochs=1,
-        num_minibatches=1,
-        total_steps=16,
-        hidden=8,
-        run_dir=str(tmp_path),
     )
     trainer = Trainer(config)
     state = trainer.initial_state()

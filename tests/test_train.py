@@ -10,6 +10,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from configs import tiny_config
 from rich.console import Console
 
 import engram
@@ -26,24 +27,10 @@ from engram.run import loop as train_module
 
 
 def tiny(tmp_path, **kw) -> TrainConfig:
-    """Two environments x 8 steps, a small memory: compiles in seconds on a CPU."""
-    args = dict(
-        env="MortarMayhem-Grid-v0",
-        num_envs=2,
-        num_steps=8,
-        num_minibatches=2,
-        num_epochs=1,
-        total_steps=48,
-        memory_hidden=8,
-        hidden=8,
-        eval_levels=3,
-        eval_repetitions=1,
-        checkpoint_every=1,
-        run_dir=str(tmp_path),
-        run_name="run",
-    )
-    args.update(kw)
-    return TrainConfig(**args)
+    """Two environments x 8 steps, a checkpoint after every update, the run in
+    ``tmp_path/run``."""
+    args = dict(num_steps=8, num_minibatches=2, total_steps=48, eval_levels=3)
+    return tiny_config(tmp_path, **{**args, "checkpoint_every": 1, "run_name": "run", **kw})
 
 
 def vector(tmp_path, **kw) -> TrainConfig:
