@@ -1097,38 +1097,48 @@ class SearingSpotlights(Environment):
         return self._frame(state, params, debug=True).reshape(SCREEN, SCREEN, 3)
 
     def _frame(self, state: State, params: Params, debug: bool) -> jax.Array:
-        """The frame (or debug view) as flat rows: uint8 (84, 252)."""
+        """The frame (or debug view) as flat rows: uint8 (84, 252).
+
+        Sprites are drawn on the flat frame with blank rows around the screen; the
+        whole-screen layers (darkness, top bar) work on the screen rows, which go back
+        into the padded frame only when a sprite is drawn over them."""
         pad = self._pad
         red = state.hit & params.visual_feedback
         frame = table_row(self._floors, red.astype(jnp.int32))
+        rows = None  # the screen rows after a whole-screen layer
         for layer in self._order:
-            if layer in ("coin", "coin_hidden", "coin_shown"):
-                frame = self._draw_coins(frame, state, params, layer)
-            elif layer == "exit" and self.variant.use_exit:
-                n = self._exit_size
-                x, y = state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
-                frame = self._exit.overlay(frame, pad, state.exit_open.astype(jnp.int32), x, y)
-            elif layer == "agent":
-                h = self._sprite_half
-                x, y = state.pos[0] - h, state.pos[1] - h
-                frame = self._agent.overlay(frame, pad, state.sprite_rotation // 45, x, y)
-            elif layer == "spot":
+            if layer == "spot":
                 draw = self._draw_outlines if debug else self._draw_darkness
-                frame = self._put_screen(frame, draw(self._screen(frame), state))
+                rows = draw(self._screen(frame) if rows is None else rows, state)
             elif layer == "top":
-                bar = self._draw_bar(self._screen(frame), state, params, debug)
-                frame = self._put_screen(frame, bar)
-        return self._screen(frame)
+                rows = self._screen(frame) if rows is None else rows
+                rows = self._draw_bar(rows, state, params, debug)
+            elif layer == "bg" or (layer == "exit" and not self.variant.use_exit):
+                continue
+            else:
+                if rows is not None:
+                    m = pad * SCREEN * 3
+                    frame = jnp.concatenate([frame[:m], rows.reshape(-1), frame[-m:]])
+                    rows = None
+                frame = self._draw_sprite(frame, state, params, layer)
+        return self._screen(frame) if rows is None else rows
 
     def _screen(self, frame: jax.Array) -> jax.Array:
         """The screen rows of a flat, padded frame: uint8 (84, 252)."""
         return unpad_rows(frame, self._pad).reshape(SCREEN, -1)
 
-    def _put_screen(self, frame: jax.Array, rows: jax.Array) -> jax.Array:
-        """``frame`` with its screen rows replaced by ``rows`` (uint8 (84, 252)); the
-        blank rows around them stay for the sprites drawn later."""
-        m = self._pad * SCREEN * 3
-        return jnp.concatenate([frame[:m], rows.reshape(-1), frame[frame.shape[0] - m :]])
+    def _draw_sprite(self, frame, state, params, layer):
+        """The coin(s), exit or agent (``layer``) over a flat, padded frame."""
+        pad = self._pad
+        if layer == "exit":
+            n = self._exit_size
+            x, y = state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
+            return self._exit.overlay(frame, pad, state.exit_open.astype(jnp.int32), x, y)
+        if layer == "agent":
+            h = self._sprite_half
+            x, y = state.pos[0] - h, state.pos[1] - h
+            return self._agent.overlay(frame, pad, state.sprite_rotation // 45, x, y)
+        return self._draw_coins(frame, state, params, layer)
 
     def _draw_coins(self, frame, state, params, layer):
         """Coins (finite: each one not yet collected; endless: the current one, where
@@ -1151,8 +1161,10 @@ class SearingSpotlights(Environment):
         """The darkness layer over the screen rows uint8 (84, 252), lit where this step's
         spotlights are drawn."""
         hole, ring = self._spot_layer(state)
+        # Computed once per pixel (see computed_once), read per byte.
+        light = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0)
         white = bytes_of(ring) if self.variant.black_background else None
-        return darken(rows, computed_once(state.alpha), bytes_of(hole), white)
+        return darken(rows, computed_once(state.alpha), light, white)
 
     def _spot_layer(self, state):
         """Hole (bool (84, 84), the red colour key) and white ring (black_background's
@@ -1166,7 +1178,7 @@ class SearingSpotlights(Environment):
             cx, cy, r, on = computed_once(geometry.astype(jnp.int32)).T
             lo, width = disc_spans(cx, cy, r, self._disc_table)
             spans = computed_once(jnp.stack([lo, jnp.where(on[:, None] != 0, width, 0)]))
-            return computed_once(spans_mask(spans[0], spans[1]).astype(jnp.uint8)) != 0, None
+            return spans_mask(spans[0], spans[1]), None
         hole = jnp.zeros((SCREEN, SCREEN), bool)
         ring = jnp.zeros((SCREEN, SCREEN), bool)
         order = (state.spawned + jnp.arange(v.slots)) % v.slots
@@ -1222,8 +1234,8 @@ class SearingSpotlights(Environment):
             c = jnp.where(positive, jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
             shown = (g >= lo) & (g < hi) & (debug | (state.t > 0))
             row = jnp.where(shown[:, None], c, row)
-        bar = jnp.broadcast_to(row.reshape(1, -1), (BAR, SCREEN * 3))
-        return jax.lax.dynamic_update_slice(rows, bar, (0, 0))
+        top = jnp.asarray(np.arange(SCREEN) < BAR)[:, None]
+        return jnp.where(top, computed_once(row.reshape(1, -1)), rows)
 
 
 # ----------------------------------------------------------------- registry

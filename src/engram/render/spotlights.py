@@ -57,7 +57,7 @@ class MaskedBands:
     def overlay(self, frame: jax.Array, pad: int, index, x, y) -> jax.Array:
         """Draw sprite ``index`` (int32) with its top-left at ``(x, y)`` (px, clipped to the
         screen) over ``frame``, a flat uint8 screen with ``pad >= D`` blank rows above and
-        below (``((H + 2 pad) * W * 3,)``, see :func:`pad_rows`)."""
+        below (``((H + 2 pad) * W * 3,)``)."""
         d, row = self.size, self.width * 3
         x = jnp.clip(x, -d, self.width)
         y = jnp.clip(y, -d, frame.shape[0] // row - 2 * pad)
@@ -68,14 +68,9 @@ class MaskedBands:
         return jax.lax.dynamic_update_slice(frame, jnp.where(opaque != 0, colour, under), (start,))
 
 
-def pad_rows(frame: jax.Array, pad: int, width: int = 84) -> jax.Array:
-    """A flat screen ``(H * W * 3,)`` with ``pad`` blank rows added above and below."""
-    m = pad * width * 3
-    return jnp.pad(frame, (m, m))
-
-
 def unpad_rows(frame: jax.Array, pad: int, width: int = 84) -> jax.Array:
-    """The screen rows of a frame padded by :func:`pad_rows`."""
+    """The screen rows ``(H * W * 3,)`` of a flat frame with ``pad`` blank rows above and
+    below."""
     m = pad * width * 3
     return frame[m : frame.shape[0] - m]
 
