@@ -72,7 +72,7 @@ from engram.envs.mystery_path_search import (
     tick,
     trace_path,
 )
-from engram.render import agent_sprites, blit, draw_line
+from engram.render import agent_sprites, draw_line
 from engram.render.ops import SpriteBands, table_row
 
 __all__ = [
@@ -381,6 +381,16 @@ def _overlay_marker(frame, bands: SpriteBands, show, x, y):
     return jax.lax.dynamic_update_slice(frame, jnp.where(band != 0, red, under), (start,))
 
 
+def _spread(table, pcol):
+    """Endless frames: bool (84, 84) [y, x] of a bool (9, 7) table of the tiles on
+    screen, by column and row: pixel ``(x, y)`` takes ``table[pcol[x], y // 12]``
+    (int32 (84,) ``pcol``, 0..9; 9 reads False). One-hot sums, where indexing by
+    ``pcol`` would gather every pixel under vmap."""
+    pick = pcol[:, None] == jnp.arange(table.shape[0])  # (84, 9)
+    by_x = jnp.any(pick[:, :, None] & table[None], axis=1)  # (84, 7): [x, tile row]
+    return jnp.repeat(by_x.T, TILE, axis=0)
+
+
 def _fall_marker() -> tuple[np.ndarray, np.ndarray]:
     """The fall-off X: a 10×10 surface (``40 * 0.25``), two red diagonals of width 3
     (``int(12 * 0.25)``), black colour key. Returns rgb uint8 (10, 10, 3), mask bool."""
@@ -430,16 +440,12 @@ class MysteryPath(Environment):
         self.action_space = Discrete(4) if (v.grid or v.endless) else MultiDiscrete((3, 3))
         self.render_fps = 3 if v.grid else 25  # metadata["render_fps"] of the original
         sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
-        # The finite frames are built from flat tables (engram.render.ops, "flat frames"):
-        # rows of tiles, the agent's band of rows, the X's band of rows.
+        # Frames are built from flat tables (engram.render.ops, "flat frames"): rows of
+        # tiles (finite), the agent's band of rows, the X's band of rows.
         self._agent_bands = SpriteBands.of(sprite_rgb, sprite_mask)
         self._marker_bands = _marker_bands(sprite_rgb.shape[1], sprite_rgb.shape[1] // 2)
         self._tile_bands = jnp.asarray(_tile_bands())
-        self._sprite_rgb = jnp.asarray(sprite_rgb)
-        self._sprite_mask = jnp.asarray(sprite_mask)
         self._sprite_half = sprite_rgb.shape[1] // 2  # rect.topleft = center - 14
-        x_rgb, x_mask = _fall_marker()
-        self._x_rgb, self._x_mask = jnp.asarray(x_rgb), jnp.asarray(x_mask)
         self._radius = int(25 * v.agent_scale)  # CharacterController.radius
         if v.endless:
             self.info_every_step = ("ground_truth",)
@@ -1084,45 +1090,42 @@ class MysteryPath(Environment):
         pcol = jnp.floor_divide(wx, TILE) - c0
         overlap = first_tile & (cam_lo != cam_hi) & (wx % TILE == TILE - 1)
         tile_border = row_border[:, None] | ((wx % TILE == 0) | (wx % TILE == TILE - 1))[None, :]
-        prow = px // TILE
-        past_px = past[pcol[None, :], prow[:, None]] | (
-            overlap[None, :] & past[pcol[None, :] + 1, prow[:, None]]
-        )  # [y, x]
+        past_px = _spread(past, pcol) | (overlap[None, :] & _spread(past, pcol + 1))  # [y, x]
         tile_rgb = jnp.where(tile_border[..., None], jnp.uint8(_BORDER), jnp.uint8(_PATH))
         if debug:
-            known = nodes >= 0
-            img = jnp.where(known[pcol[None, :], prow[:, None]][..., None], jnp.uint8(200), img)
+            img = jnp.where(_spread(nodes >= 0, pcol)[..., None], jnp.uint8(200), img)
         img = jnp.where(past_px[..., None], tile_rgb, img)
 
+        # Sprites go on the flat frame with blank bands above and below
+        # (SpriteBands.overlay): contiguous copies, where a blit scatters under vmap.
+        bands = self._agent_bands
+        margin = jnp.zeros((bands.size, SCREEN, 3), jnp.uint8)
+        frame = jnp.concatenate([margin, img, margin]).reshape(-1)
         # The agent is always drawn at the screen x of the reset: agent_draw_x =
         # rect.left - camera_offset (52 with the defaults).
         offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
         left = jnp.trunc(self._radius - self._sprite_half - offset).astype(jnp.int32)
-        sprite_x = left + self._sprite_half
         h = self._sprite_half
-        img = blit(
-            img,
-            self._sprite_rgb[st.rotation // 45],
-            self._sprite_mask[st.rotation // 45],
-            sprite_x - h,
-            st.pos[1] - h,
-        )
+        frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h)
         # Stamina bar: 4 px wide at x = 80, red for the spent part from the top:
         # int(84 * (1 - min(stamina, level) / level)) in float64: the integer floor,
         # one less where float64 rounds an exact integer down (stamina_bar_round_down).
+        # Drawn over the agent, whose sprite reaches x = 80 at large camera offsets.
         level = jnp.maximum(params.stamina_level, 1)
         spent = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) // level
         exact = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) % level == 0
         spent = spent - (exact & params.stamina_round_down[spent])
-        bar = jnp.where((px < spent)[:, None, None], jnp.uint8(_STAMINA[1]), jnp.uint8(_STAMINA[0]))
+        py = jnp.arange(SCREEN + 2 * bands.size) - bands.size  # screen y of padded rows
+        bar = jnp.where((py < spent)[:, None, None], jnp.uint8(_STAMINA[1]), jnp.uint8(_STAMINA[0]))
         bar_cols = (px >= SCREEN - 4)[None, :, None]
-        img = jnp.where(params.show_stamina & bar_cols, jnp.broadcast_to(bar, img.shape), img)
+        frame = frame.reshape(-1, SCREEN, 3)
+        frame = jnp.where(params.show_stamina & bar_cols, bar, frame).reshape(-1)
         # The X: fall_off_rect.center = (agent x - camera_x, agent y), rounded by the Rect.
         mx = st.pos[0].astype(jnp.float32) - st.camera_x
         mx = (jnp.sign(mx) * jnp.floor(jnp.abs(mx) + 0.5)).astype(jnp.int32)
         show = st.off_path & params.visual_feedback
-        half = self._x_mask.shape[0] // 2
-        return blit(img, self._x_rgb, self._x_mask & show, mx - half, st.pos[1] - half)
+        frame = _overlay_marker(frame, self._marker_bands, show, mx - h, st.pos[1] - h)
+        return bands.unpad(frame).reshape(SCREEN, SCREEN, 3)
 
 
 # ----------------------------------------------------------------- registry
