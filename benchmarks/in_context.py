@@ -38,7 +38,7 @@ from engram.config import TrainConfig
 from engram.evaluation import LEVEL_SEED_OFFSET, evaluate
 from engram.ppo import Trainer
 
-#: PPO and network settings of the default run (the same as tests/test_learning.py's
+#: PPO and network settings of the default run (the same as tests/ppo/test_learning.py's
 #: in-context test, with a small decoder for the attention agents).
 DEFAULTS = dict(
     num_envs=32,

@@ -1,4 +1,4 @@
-"""Record pygame 2.4.0's own drawings as the fixture that ``tests/test_render.py`` compares
+"""Record pygame 2.4.0's own drawings as the fixture that ``tests/render/test_render.py`` compares
 engram's NumPy rasterisers (``engram.render.raster``, ``.sprites``, ``.blend``) against.
 
 Runs in a Python with memory-gym 1.0.2 and pygame 2.4.0 installed (not engram's test venv,
@@ -8,7 +8,7 @@ which has pygame-ce, a different fork), from the repository root::
     # every scale 0.05..2.00 (step 0.01) instead of the fixture's subset:
     SDL_VIDEODRIVER=dummy /work/mg/bin/python scripts/make_raster_fixtures.py --full /tmp/f.npz
 
-and then ``ENGRAM_RASTER_FIXTURE=/tmp/f.npz pytest -q -n 0 tests/test_render.py -k pygame24``.
+and then ``ENGRAM_RASTER_FIXTURE=/tmp/f.npz pytest -q -n 0 tests/render/test_render.py -k pygame24``.
 
 What it draws (each a separate surface):
 

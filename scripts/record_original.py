@@ -8,8 +8,8 @@ Runs in a Python with memory-gym 1.0.2 and pygame 2.4.0 installed (not engram's 
 
 and then, in engram's venv::
 
-    ENGRAM_REFERENCE_DIR=OUT_DIR pytest -q -n 0 tests/test_mortar_mayhem_fidelity.py \\
-        tests/test_mystery_path_fidelity.py tests/test_searing_spotlights_fidelity.py
+    ENGRAM_REFERENCE_DIR=OUT_DIR pytest -q -n 0 tests/envs/test_mortar_mayhem_fidelity.py \\
+        tests/envs/test_mystery_path_fidelity.py tests/envs/test_searing_spotlights_fidelity.py
 
 Seeds ``SEED_FROM`` .. ``SEED_TO - 1``; for every seed and id two episodes, one per policy
 (episode index ``2 * i + k`` for the ``i``-th seed and the ``k``-th policy):

@@ -20,7 +20,7 @@ from engram.models.fct import fct_initial_carry
 from engram.models.memo import memo_initial_carry
 from engram.models.transformer_xl import transformer_xl_initial_carry
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "memory_footprint.py"
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "memory_footprint.py"
 
 
 def _load():

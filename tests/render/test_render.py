@@ -123,7 +123,7 @@ def test_sprite_shapes_and_colours():
 
 FIXTURE = Path(
     os.environ.get(
-        "ENGRAM_RASTER_FIXTURE", Path(__file__).parent / "fixtures" / "pygame24_raster.npz"
+        "ENGRAM_RASTER_FIXTURE", Path(__file__).parents[1] / "fixtures" / "pygame24_raster.npz"
     )
 )
 

@@ -13,7 +13,7 @@ Checked against pygame 2.4.0 (the version the original pins): circles of radii 0
 every width 0-6 (filled, the 1-px thin circle and rings) at float and clipped centres, and
 rounded rectangles, are identical to drawings made with pygame 2.4.0
 (``tests/fixtures/pygame24_raster.npz``, written by ``scripts/make_raster_fixtures.py``; the
-tests are in ``tests/test_render.py``). Lines of widths 1-5 whose endpoints lie inside the
+tests are in ``tests/render/test_render.py``). Lines of widths 1-5 whose endpoints lie inside the
 surface are identical too.
 """
 
