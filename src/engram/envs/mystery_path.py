@@ -782,9 +782,11 @@ class MysteryPath(Environment):
             b_noise=jax.random.randint(k_noise, (ASTAR_ITERATIONS, 4), 1, 9, dtype=jnp.int32),
         )
 
-    def _commit(self, st: EndlessState, k, path, length) -> EndlessState:
+    def _commit(self, st: EndlessState, k, path, length, when=True) -> EndlessState:
         """Write segment ``k``'s path (cells from start to end, padded with -1) and its
-        transition node into the world arrays: world column = local column + 8 k."""
+        transition node into the world arrays where ``when`` (bool): world column =
+        local column + 8 k. Elsewhere the same blocks are written back unchanged, so
+        that under vmap no whole array has to be selected."""
         i = jnp.arange(SEGMENT_SLOTS)
         cell = jnp.concatenate([path, jnp.full(1, -1, jnp.int32)])
         x = jnp.where(cell >= 0, cell // GRID + SEGMENT_COLUMNS * k, -1)
@@ -796,33 +798,41 @@ class MysteryPath(Environment):
         block = jnp.full((SEGMENT_COLUMNS, GRID), -1, jnp.int32)
         lx = jnp.where(valid, x - SEGMENT_COLUMNS * k, SEGMENT_COLUMNS)  # dropped if invalid
         block = block.at[lx, jnp.maximum(y, 0)].set(SEGMENT_SLOTS * k + i, mode="drop")
+
+        def put(a, new, at):
+            old = jax.lax.dynamic_slice(a, at, new.shape)
+            return jax.lax.dynamic_update_slice(a, jnp.where(when, new, old), at)
+
         return st.replace(
-            node_x=jax.lax.dynamic_update_slice(st.node_x, x, (SEGMENT_SLOTS * k,)),
-            node_y=jax.lax.dynamic_update_slice(st.node_y, y, (SEGMENT_SLOTS * k,)),
-            seg_len=st.seg_len.at[k].set(length + 1),
-            cell_node=jax.lax.dynamic_update_slice(
-                st.cell_node, block, (SEGMENT_COLUMNS * k, jnp.int32(0))
-            ),
-            built=k + 1,
+            node_x=put(st.node_x, x, (SEGMENT_SLOTS * k,)),
+            node_y=put(st.node_y, y, (SEGMENT_SLOTS * k,)),
+            seg_len=st.seg_len.at[k].set(jnp.where(when, length + 1, st.seg_len[k])),
+            cell_node=put(st.cell_node, block, (SEGMENT_COLUMNS * k, jnp.int32(0))),
+            built=jnp.where(when, k + 1, st.built),
         )
 
-    def _tick(self, st: EndlessState) -> EndlessState:
-        """One unit of building work: an A* iteration of segment ``built``, or, once its
-        goal is found, tracing and storing it and setting up the next segment."""
-        k = st.built
+    def _tick(self, st: EndlessState, work) -> EndlessState:
+        """One unit of building work where ``work`` (bool): an A* iteration of segment
+        ``built``, or, once its goal is found, tracing and storing it and setting up the
+        next segment. Both are computed and the result selected field by field (under
+        vmap a ``lax.cond`` would run both and select the whole state)."""
+        k = jnp.minimum(st.built, self.variant.max_segments - 1)
         end = (GRID - 1) * GRID + st.seg_rows[k + 1]
-
-        def commit(st):
-            path, length = trace_path(st.search.prev, end)
-            return self._init_builder(self._commit(st, k, path, length), k + 1)
-
-        def advance(st):
-            noise = st.b_noise[jnp.minimum(st.search.it, ASTAR_ITERATIONS - 1)]
-            return st.replace(search=search_step(st.search, st.b_walls, end, noise))
-
         # A failed search cannot happen (the wall rules keep start and end connected);
         # committing it anyway keeps the builder from stalling.
-        return jax.lax.cond(st.search.found | st.search.failed, commit, advance, st)
+        commit = work & (st.search.found | st.search.failed)
+        noise = st.b_noise[jnp.minimum(st.search.it, ASTAR_ITERATIONS - 1)]
+        search = search_step(st.search, st.b_walls, end, noise)  # a no-op once found
+        search = jax.tree.map(lambda a, b: jnp.where(work, a, b), search, st.search)
+        path, length = trace_path(st.search.prev, end)
+        fresh = self._init_builder(st, k + 1)
+        pick = lambda a, b: jnp.where(commit, a, b)  # noqa: E731
+        st = self._commit(st, k, path, length, commit)
+        return st.replace(
+            search=jax.tree.map(pick, fresh.search, search),
+            b_walls=pick(fresh.b_walls, st.b_walls),
+            b_noise=pick(fresh.b_noise, st.b_noise),
+        )
 
     def _build(self, st: EndlessState, segment) -> EndlessState:
         """Build segments ahead of the agent in ``segment``: ``build_ticks`` units of work
@@ -831,18 +841,17 @@ class MysteryPath(Environment):
         original builds segment ``n`` when the agent enters ``n - 1``; segments do not
         depend on the agent, so building them earlier gives the same path law."""
         v = self.variant
+        for _ in range(v.build_ticks):
+            st = self._tick(st, (st.built < v.max_segments) & (st.built < segment + 3))
         limit = 3 * (ASTAR_ITERATIONS + 1)  # enough for the missing segment and more
 
         def cond(carry):
             st, n = carry
-            room = st.built < v.max_segments
-            urgent = st.built <= segment
-            ahead = (n < v.build_ticks) & (st.built < segment + 3)
-            return room & (n < limit) & (urgent | ahead)
+            return (st.built < v.max_segments) & (st.built <= segment) & (n < limit)
 
         def body(carry):
             st, n = carry
-            return self._tick(st), n + 1
+            return self._tick(st, True), n + 1
 
         st, _ = jax.lax.while_loop(cond, body, (st, jnp.int32(0)))
         return st
