@@ -64,6 +64,15 @@ ENDLESS_SPOT_QUEUE = 32  # endless spotlights pre-sampled at reset (refilled as 
 MAX_SLOTS = 64  # most spotlights kept alive at once (see Variant.slots)
 HIT_TABLE = 128  # hit steps tabulated for the health bar (see health_tables)
 REJECTION = 64  # uniform candidates of a reset position draw (see _sample_free)
+COIN_CANDIDATES = 32  # uniform candidates of an endless coin draw (see _next_endless_coin)
+#: uint32 words per spotlight: radius, a0, target and offset deltas (two words per
+#: integer, see _Words.integers) and the speed (one word).
+SPOT_WORDS = 4 * 2 + 1
+#: uint32 words per endless coin: COIN_CANDIDATES pixels and the 2..3 px offset (one
+#: word per pixel and per axis, see _Words.pixels and _Words.low_bits).
+COIN_WORDS = COIN_CANDIDATES + 2
+#: 16-bit halves below this are kept as pixel coordinates (h % 84, see _Words.pixels).
+_PIXEL_HALVES = 2**16 // SCREEN * SCREEN
 
 _WHITE, _BLUE, _RED, _BLACK = (255, 255, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)
 _GREY = (50, 50, 50)  # top bar base and "no positive reward"
@@ -393,6 +402,73 @@ def _floors(v: Variant, pad: int) -> np.ndarray:
     return np.stack(out)
 
 
+class _Words:
+    """Uniform random values cut from one uint32 array of ``jax.random.bits``, in order.
+
+    One threefry call for all of an episode's values: on CPU every ``jax.random`` call
+    has a fixed cost (``randint`` alone makes three), which dominated the reset.
+    :meth:`integers` and :meth:`floats` apply the maps of ``jax.random.randint`` and
+    ``jax.random.uniform`` (jax/_src/random/core.py) to the words, so each value has
+    exactly the distribution those calls give; :meth:`low_bits` (power-of-two ranges)
+    and :meth:`pixels` (rejection candidates) are exactly uniform with fewer words,
+    since the words themselves are the cost where thousands are drawn.
+    """
+
+    def __init__(self, words: jax.Array):
+        self._words = words  # uint32 (n,)
+        self._used = 0
+
+    def take(self, n: int) -> jax.Array:
+        """The next ``n`` words, uint32 (n,)."""
+        if self._used + n > self._words.shape[0]:
+            raise ValueError(f"{n} more random words asked, {self._words.shape[0]} drawn")
+        self._used += n
+        return self._words[self._used - n : self._used]
+
+    def check_used(self) -> None:
+        """Raise unless every word was used (the word count matches the draws)."""
+        if self._used != self._words.shape[0]:
+            raise ValueError(f"{self._used} of {self._words.shape[0]} random words used")
+
+    def integers(self, shape: tuple, lo, hi) -> jax.Array:
+        """int32 uniform in ``[lo, hi)`` (int scalars, static or traced; span below
+        65536; ``lo`` when ``hi <= lo``), two words each: as ``jax.random.randint``,
+        the 64-bit value ``high * 2**32 + low`` modulo the span."""
+        n = math.prod(shape)
+        high, low = self.take(n), self.take(n)
+        lo = jnp.asarray(lo, jnp.int32)
+        hi = jnp.asarray(hi, jnp.int32)
+        span = jnp.where(hi <= lo, 1, hi - lo).astype(jnp.uint32)
+        # 2**32 mod span, formed without overflow as (2**16 mod span)² mod span.
+        wrap = (jnp.uint32(2**16) % span) ** 2 % span
+        offset = ((high % span) * wrap + low % span) % span
+        return (lo + offset.astype(jnp.int32)).reshape(shape)
+
+    def floats(self, shape: tuple, lo, hi) -> jax.Array:
+        """float32 uniform in ``[lo, hi)``, one word each: as ``jax.random.uniform``,
+        the top 23 bits as the mantissa of a float in [1, 2), shifted and scaled."""
+        bits = self.take(math.prod(shape)) >> 9 | jnp.uint32(0x3F800000)
+        unit = jax.lax.bitcast_convert_type(bits, jnp.float32) - 1.0
+        lo = jnp.asarray(lo, jnp.float32)
+        hi = jnp.asarray(hi, jnp.float32)
+        return jnp.maximum(lo, unit * (hi - lo) + lo).reshape(shape)
+
+    def low_bits(self, shape: tuple, k: int) -> jax.Array:
+        """int32 uniform in ``[0, 2**k)``, exactly: the low ``k`` bits, one word each."""
+        return (self.take(math.prod(shape)) & (2**k - 1)).astype(jnp.int32).reshape(shape)
+
+    def pixels(self, n: int) -> tuple[jax.Array, jax.Array]:
+        """``n`` screen pixels for rejection sampling, one word each: x and y are the
+        high and low 16-bit halves modulo 84. Returns int32 (n, 2) and bool (n,) usable:
+        both halves below :data:`_PIXEL_HALVES` (a multiple of 84; fails with
+        probability 16/65536 per half), so that the usable pixels are exactly uniform
+        over the screen; a sampler rejects the others like blocked ones."""
+        w = self.take(n)
+        halves = jnp.stack([w >> 16, w & 0xFFFF], -1)
+        usable = jnp.all(halves < _PIXEL_HALVES, -1)
+        return (halves % SCREEN).astype(jnp.int32), usable
+
+
 class SearingSpotlights(Environment):
     """Both Searing Spotlights ids; see the module docstring and :class:`Variant`.
 
@@ -524,26 +600,23 @@ class SearingSpotlights(Environment):
         )
 
     # ----------------------------------------------------------------- sampling
-    def _sample_spots(self, key, params: Params, n: int):
+    @staticmethod
+    def _sample_spots(words: _Words, params: Params, n: int):
         """``n`` spotlights as ``pygame_assets.Spotlight``: radius uniform in
         ``[spot_min_radius, spot_max_radius]``, speed uniform, angles a0 in 0..359,
         target = a0 + 180 + (-45..44), offset = target + (-135..134); each point lies
-        ``sqrt(84² + 84²) / 2 + radius`` px from (42, 42), off screen.
+        ``sqrt(84² + 84²) / 2 + radius`` px from (42, 42), off screen. Uses
+        ``n *`` :data:`SPOT_WORDS` words.
 
         Returns:
             (spawn, target, offset) float32 (n, 2, 2) double-float, radius int32 (n,),
             speed float32 (n, 2).
         """
-        kr, ks, ka, kt, ko = jax.random.split(key, 5)
-        radius = jax.random.randint(
-            kr, (n,), params.spot_min_radius, params.spot_max_radius + 1, jnp.int32
-        )
-        speed = jax.random.uniform(
-            ks, (n,), jnp.float32, params.spot_min_speed, params.spot_max_speed
-        )
-        a0 = jax.random.randint(ka, (n,), 0, 360)
-        target = a0 + 180 + jax.random.randint(kt, (n,), -45, 45)
-        offset = target + jax.random.randint(ko, (n,), -135, 135)
+        radius = words.integers((n,), params.spot_min_radius, params.spot_max_radius + 1)
+        speed = words.floats((n,), params.spot_min_speed, params.spot_max_speed)
+        a0 = words.integers((n,), 0, 360)
+        target = a0 + 180 + words.integers((n,), -45, 45)
+        offset = target + words.integers((n,), -135, 135)
         dist = jnp.float32(HALF_DIAGONAL) + radius.astype(jnp.float32)
 
         def point(angle):
@@ -554,59 +627,90 @@ class SearingSpotlights(Environment):
         return point(a0), point(target), point(offset), radius, dfloat.from_float32(speed)
 
     @staticmethod
-    def _sample_free(key, centres, radii, active):
+    def _exact_free(n_blocked: int) -> bool:
+        """Whether :meth:`_sample_free` with ``n_blocked`` discs (the agent's, radius 28,
+        and coins', radius 21) draws exactly over the free pixels rather than by
+        rejection: all :data:`REJECTION` candidates fail with probability at most ``f **
+        REJECTION`` (``f`` the covered fraction of the screen plus the unusable halves
+        of :meth:`_Words.pixels`), which exceeds 1e-12 with more than one coin beside
+        the agent's disc."""
+        covered = (math.pi * 28**2 + (n_blocked - 1) * math.pi * 21**2) / SCREEN**2
+        unusable = 2 * (1 - _PIXEL_HALVES / 2**16)
+        return (covered + unusable) ** REJECTION > 1e-12
+
+    @classmethod
+    def _entity_words(cls, n_blocked: int) -> int:
+        """uint32 words :meth:`_entity_position` uses with ``n_blocked`` discs."""
+        return (2 if cls._exact_free(n_blocked) else REJECTION) + 2
+
+    @classmethod
+    def _sample_free(cls, words: _Words, centres, radii, active):
         """``GridPositionSampler.sample``: a uniform pixel outside every active blocked
         disc ``dx² + dy² < r²`` (centres: list of int32 (2,), radii and active: lists of
         scalars). Returns int32 (x, y).
 
         Drawn by rejection, the first free one of :data:`REJECTION` uniform candidates:
-        the same distribution as a draw over the free pixels, without 7056 random draws
-        per call. With the blocked discs covering a fraction ``f`` of the screen, all
-        candidates fail with probability ``f ** REJECTION`` (then the last one is used);
-        when that could exceed 1e-12 (more than one coin of radius 21 plus the agent's
-        disc) the exact categorical draw over the free pixels is used instead.
+        the same distribution as a draw over the free pixels, without a 7056-pixel pass
+        per call (if every candidate fails, the last one is used). Where that could
+        happen with probability over 1e-12 (:meth:`_exact_free`) the pixel is the k-th
+        free one for a uniform k instead (pixel 0 if nothing is free).
         """
-        covered = (math.pi * 28**2 + (len(centres) - 1) * math.pi * 21**2) / SCREEN**2
-        if covered**REJECTION > 1e-12:
+        if cls._exact_free(len(centres)):
             g = jnp.arange(SCREEN)
             blocked = jnp.zeros((SCREEN, SCREEN), bool)
             for c, r, a in zip(centres, radii, active, strict=True):
                 disc = (g[None, :] - c[0]) ** 2 + (g[:, None] - c[1]) ** 2 < r * r
                 blocked = blocked | (disc & a)
-            flat = jax.random.categorical(key, jnp.where(blocked.reshape(-1), -jnp.inf, 0.0))
-            return jnp.stack([flat % SCREEN, flat // SCREEN]).astype(jnp.int32)
-        cand = jax.random.randint(key, (REJECTION, 2), 0, SCREEN, jnp.int32)
-        free = jnp.ones(REJECTION, bool)
+            seen = jnp.cumsum(~blocked.reshape(-1), dtype=jnp.int32)
+            k = words.integers((), 0, seen[-1])
+            flat = jnp.argmax(seen > k).astype(jnp.int32)
+            return jnp.stack([flat % SCREEN, flat // SCREEN])
+        cand, free = words.pixels(REJECTION)
         for c, r, a in zip(centres, radii, active, strict=True):
             d = cand - c[None, :]
             free = free & ~((jnp.sum(d * d, axis=1) < r * r) & a)
         return cand[jnp.where(jnp.any(free), jnp.argmax(free), REJECTION - 1)]
 
-    def _entity_position(self, key, centres, radii, active):
+    def _entity_position(self, words: _Words, centres, radii, active):
         """Coin/exit placement: ``sample(r)`` + ``integers(2, 4)`` per axis, then clamped
-        to [7, 77] (``_process_spawn_pos``). Returns (sampled pixel, position)."""
-        k1, k2 = jax.random.split(key)
-        p = self._sample_free(k1, centres, radii, active)
-        q = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+        to [7, 77] (``_process_spawn_pos``); :meth:`_entity_words` words. Returns
+        (sampled pixel, position)."""
+        p = self._sample_free(words, centres, radii, active)
+        q = p + 2 + words.low_bits((2,), 1)
         return p, jnp.clip(q, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
 
-    def _next_endless_coin(self, key, previous):
+    @staticmethod
+    def _next_endless_coin(words: jax.Array, previous):
         """``_spawn_coin``: a fresh sampler blocks only the previous coin (radius 28),
-        then ``sample(28)`` + 2..3 px, clamped to [7, 77].
+        then ``sample(28)`` + 2..3 px, clamped to [7, 77]. ``words``: uint32
+        (:data:`COIN_WORDS`,) uniform bits.
 
-        The uniform pixel outside the blocked disc is drawn by rejection: the first of 32
-        uniform candidates outside it (the disc covers at most 35% of the screen, so all
-        32 fail with probability < 1e-14; then the last candidate is used). This is the
-        same distribution as a draw over the free pixels and much cheaper than a
-        categorical over 7056 pixels in every step.
+        The uniform pixel outside the blocked disc is drawn by rejection: the first of
+        :data:`COIN_CANDIDATES` uniform candidates outside it (the disc covers at most
+        35% of the screen and :meth:`_Words.pixels` rejects 0.05% more, so all 32 fail
+        with probability < 1e-14; then the last candidate is used). This is the same
+        distribution as a draw over the free pixels and much cheaper than a categorical
+        over 7056 pixels in every step.
         """
-        k1, k2 = jax.random.split(key)
-        cand = jax.random.randint(k1, (32, 2), 0, SCREEN, jnp.int32)
+        w = _Words(words)
+        cand, usable = w.pixels(COIN_CANDIDATES)
         d = cand - previous[None, :]
-        free = jnp.sum(d * d, axis=1) >= 28 * 28
-        p = cand[jnp.where(jnp.any(free), jnp.argmax(free), 31)]
-        p = p + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+        free = usable & (jnp.sum(d * d, axis=1) >= 28 * 28)
+        p = cand[jnp.where(jnp.any(free), jnp.argmax(free), COIN_CANDIDATES - 1)]
+        p = p + 2 + w.low_bits((2,), 1)
+        w.check_used()
         return jnp.clip(p, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
+
+    def _reset_words(self) -> int:
+        """uint32 words :meth:`init_state` draws: rotation (1), agent pixel (2 integers)
+        and offset (2), the spotlight queue, then the endless coin queue (the first
+        coin's pixel and offset, then :data:`COIN_WORDS` per later coin) or the finite
+        coin count (an integer), every coin slot and the exit."""
+        v = self.variant
+        n = 1 + 2 * 2 + 2 + SPOT_WORDS * v.queue
+        if v.endless:
+            return n + 2 * 2 + 2 + COIN_WORDS * (v.coins - 1)
+        return n + 2 + sum(self._entity_words(1 + i) for i in range(v.coins + 1))
 
     # -------------------------------------------------------------------- reset
     def init_state(self, key: jax.Array, params: Params) -> State:
@@ -618,53 +722,57 @@ class SearingSpotlights(Environment):
         the exit: blocking radius 21, + 2..3 px, clamped to [7, 77]. Endless: the first
         coin ignores the agent (the sampler is reset), later coins avoid the previous
         one. Every spotlight of the episode is pre-sampled (module docstring).
+
+        All of it comes from one ``jax.random.bits`` call (:class:`_Words`): under
+        ``AutoReset`` this runs in every step, and on CPU each ``jax.random`` call costs
+        a fixed overhead whatever its size.
         """
         v = self.variant
-        k_rot, k_agent, k_off, k_spot, k_n, k_coin, k_exit = jax.random.split(key, 7)
-        rotation = 45 * jax.random.randint(k_rot, (), 0, 8, jnp.int32)
+        words = _Words(jax.random.bits(key, (self._reset_words(),), jnp.uint32))
+        rotation = 45 * words.low_bits((), 3)
         # Nothing is blocked yet: the agent's pixel is uniform over the screen.
-        sampled = jax.random.randint(k_agent, (2,), 0, SCREEN, jnp.int32)
+        sampled = words.integers((2,), 0, SCREEN)
         pos = jnp.where(
             params.sample_agent_position,
-            sampled + jax.random.randint(k_off, (2,), 2, 4, jnp.int32),
+            sampled + 2 + words.low_bits((2,), 1),
             jnp.array([SCREEN // 2, SCREEN // 2], jnp.int32),
         )
         # Blocked discs (centre, radius, active): the sampled agent pixel (28) or the
         # centre (21), then every counted coin (21).
         agent_block = jnp.where(params.sample_agent_position, sampled, SCREEN // 2)
         agent_r = jnp.where(params.sample_agent_position, 28, 21)
-        spots = self._sample_spots(k_spot, params, v.queue)
+        spots = self._sample_spots(words, params, v.queue)
         if v.endless:
 
-            def chain(prev, k):
-                nxt = self._next_endless_coin(k, prev)
+            def chain(prev, w):
+                nxt = self._next_endless_coin(w, prev)
                 return nxt, nxt
 
             # The first coin's sampler is fresh (nothing blocked): a uniform pixel.
-            k1, k2 = jax.random.split(jax.random.fold_in(k_coin, 1))
-            first = jax.random.randint(k1, (2,), 0, SCREEN, jnp.int32)
-            first = first + jax.random.randint(k2, (2,), 2, 4, jnp.int32)
+            first = words.integers((2,), 0, SCREEN) + 2 + words.low_bits((2,), 1)
             first = jnp.clip(first, EDGE_OFFSET, SCREEN - EDGE_OFFSET)
-            _, rest = jax.lax.scan(chain, first, jax.random.split(k_coin, v.coins - 1))
+            later = words.take(COIN_WORDS * (v.coins - 1)).reshape(v.coins - 1, COIN_WORDS)
+            _, rest = jax.lax.scan(chain, first, later)
             coins = jnp.concatenate([first[None], rest])
             num_coins = jnp.int32(1)
             exit_pos = jnp.zeros(2, jnp.int32)
         else:
-            num_coins = params.num_coins[jax.random.randint(k_n, (), 0, params.num_coins.shape[0])]
+            num_coins = params.num_coins[words.integers((), 0, params.num_coins.shape[0])]
             # Every coin slot is placed (fixed shapes); only the first num_coins block
             # the sampler, so the exit sees exactly the episode's coins.
             centres = [agent_block]
             radii = [agent_r]
             active = [jnp.asarray(True)]
             coins = []
-            for i, k in enumerate(jax.random.split(k_coin, v.coins)):
-                raw, p = self._entity_position(k, centres, radii, active)
+            for i in range(v.coins):
+                raw, p = self._entity_position(words, centres, radii, active)
                 coins.append(p)
                 centres.append(raw)
                 radii.append(jnp.int32(21))
                 active.append(i < num_coins)
             coins = jnp.stack(coins)
-            _, exit_pos = self._entity_position(k_exit, centres, radii, active)
+            _, exit_pos = self._entity_position(words, centres, radii, active)
+        words.check_used()
         return self._initial_state(params, pos, rotation, spots, coins, num_coins, exit_pos)
 
     def reset_to(
@@ -841,7 +949,8 @@ class SearingSpotlights(Environment):
             # is refilled before it comes round again, including the initial ones,
             # and a replay of up to Q spawns only ever reads recorded entries.
             at_r = jnp.arange(v.queue) == (n - params.initial_spawns) % v.queue
-            sp, tg, of, rad, spd = self._sample_spots(key, params, 1)
+            words = _Words(jax.random.bits(key, (SPOT_WORDS,), jnp.uint32))
+            sp, tg, of, rad, spd = self._sample_spots(words, params, 1)
 
             def refill(arr, value):
                 return jnp.where(at_r.reshape((v.queue,) + (1,) * (arr.ndim - 1)), value, arr)
@@ -984,7 +1093,9 @@ class SearingSpotlights(Environment):
             # The collected coin's queue entry gets coin index + K, which must avoid
             # coin index + K - 1 (the entry just before it).
             prev = state.coin_pos[(state.coin_index - 1) % v.coins]
-            fresh = self._next_endless_coin(k_coin, prev)
+            fresh = self._next_endless_coin(
+                jax.random.bits(k_coin, (COIN_WORDS,), jnp.uint32), prev
+            )
             coin_pos = jnp.where(got, state.coin_pos.at[cur].set(fresh), state.coin_pos)
             coin_t = jnp.where(got, 0, state.coin_t) + 1
             state = state.replace(
