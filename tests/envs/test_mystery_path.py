@@ -427,7 +427,7 @@ def test_only_path_cells_are_on_the_path(reset):
     # An earlier reset wrapped the path's -1 padding to cell 48 = (6, 6) and put that
     # corner on every path. A corner is on a path from one edge to the opposite one only
     # when the path happens to run through it.
-    from engram.envs.mystery_path_search import mask_bit
+    from engram.envs.mystery_path.path_search import mask_bit
 
     env, params = engram.make("MysteryPath-v0")
     keys = jax.random.split(jax.random.key(5), 256)

@@ -45,12 +45,12 @@ import numpy as np
 from flax import struct
 
 from engram.core import dfloat
-from engram.core.controller import action_velocity, character_rotation
+from engram.core.controller import action_velocity, character_rotation, grid_move
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete, MultiDiscrete
-from engram.envs.mystery_path_search import (
+from engram.envs.mystery_path.path_search import (
     ASTAR_ITERATIONS,
     CELLS,
     EMPTY,
@@ -74,18 +74,6 @@ from engram.envs.mystery_path_search import (
 )
 from engram.render import agent_sprites, draw_line
 from engram.render.ops import SpriteBands, table_row
-
-__all__ = [
-    "CELLS",
-    "GRID",
-    "MysteryPath",
-    "SearchState",
-    "generate_path",
-    "generate_walls",
-    "search_init",
-    "search_step",
-    "trace_path",
-]
 
 SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25 (memory_gym/*.py)
 TILE = 12  # px; tile_dim = 84 / 7 (84 // 7 in the endless variant)
@@ -183,7 +171,7 @@ class State:
     """Finite and grid episode state; names follow the original's attributes.
 
     Cell masks are ``(lo, hi)`` uint32 pairs, cell ``(x, y)`` at bit ``8 x + y``
-    (:mod:`engram.envs.mystery_path_search`).
+    (:mod:`engram.envs.mystery_path.path_search`).
 
     Attributes:
         pos: int32 (2,) agent centre in px (``agent.rect.center``).
@@ -498,7 +486,7 @@ class MysteryPath(Environment):
         """Start an episode with the original's sampling rules.
 
         Finite and grid: the start and end tiles (:func:`_ends`), then the walls and the
-        path (:mod:`engram.envs.mystery_path_search`), searched here to the end.
+        path (:mod:`engram.envs.mystery_path.path_search`), searched here to the end.
         Endless: the start row of the first segment and the end row of every segment are
         uniform; segment 0 is built here, the following ones by ``step``.
 
@@ -634,15 +622,7 @@ class MysteryPath(Environment):
     def _move(self, state: State, action, params: Params):
         """Locomotion of the finite and grid variants; returns (pos, rotation)."""
         if self.variant.grid:
-            # GridCharacterController: 1 rotate left (+90), 2 rotate right (-90),
-            # 3 forward one tile in the facing direction, clamped to the grid.
-            a = jnp.asarray(action, jnp.int32).reshape(())
-            rot = state.rotation + jnp.where(a == 1, 90, 0) - jnp.where(a == 2, 90, 0)
-            rot = rot % 360
-            step = jnp.asarray([[0, -1], [-1, 0], [0, 1], [1, 0]], jnp.int32)[rot // 90]
-            tile = state.pos // TILE
-            moved = jnp.clip(tile + step, 0, GRID - 1)
-            tile = jnp.where(a == 3, moved, tile)
+            tile, rot = grid_move(action, state.rotation, state.pos // TILE, GRID)
             return tile * TILE + TILE // 2, rot
         a = jnp.asarray(action, jnp.int32).reshape(2)
         dx, dy, vel = _velocity(a, params.agent_speed)
