@@ -2,7 +2,7 @@
 
 Rules, timings, rewards and pictures follow Memory Gym 1.0.2
 (``memory_gym/searing_spotlights.py``, ``endless_searing_spotlights.py``,
-``pygame_assets.py``), as documented in ``reference/memory-gym.md`` sections 0, 3 and 3b.
+``pygame_assets.py``), checked against recordings of it.
 The two registered ids are one :class:`SearingSpotlights` class configured by
 :class:`Variant`: ``SearingSpotlights-v0`` and ``Endless-SearingSpotlights-v0``.
 
