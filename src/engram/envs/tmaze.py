@@ -2,7 +2,7 @@
 
 Rules of Ni et al. 2023 ("When Do Transformers Shine in RL? Decoupling Memory from
 Credit Assignment"), passive version with ambiguous positions, as used by AMAGO and Memo
-(``TMazeAltPassive`` there; memo.md §4 and §6):
+(``TMazeAltPassive`` there; the Memo paper):
 
 * cells: a corridor ``(x, 0)`` for ``x = 0 .. corridor_length`` and the two goal
   candidates ``(corridor_length, +1)`` (up) and ``(corridor_length, -1)`` (down) at the
