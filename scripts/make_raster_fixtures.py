@@ -8,7 +8,8 @@ which has pygame-ce, a different fork), from the repository root::
     # every scale 0.05..2.00 (step 0.01) instead of the fixture's subset:
     SDL_VIDEODRIVER=dummy /work/mg/bin/python scripts/make_raster_fixtures.py --full /tmp/f.npz
 
-and then ``ENGRAM_RASTER_FIXTURE=/tmp/f.npz pytest -q -n 0 tests/render/test_render.py -k pygame24``.
+and then ``ENGRAM_RASTER_FIXTURE=/tmp/f.npz pytest -q -n 0 tests/render/test_render.py``
+``-k pygame24``.
 
 What it draws (each a separate surface):
 

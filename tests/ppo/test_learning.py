@@ -47,7 +47,7 @@ def _train_and_evaluate(agent: str, tmp_path, **options) -> float:
     for _ in range(config.num_updates):
         state, _ = trainer.update(state)
     result = evaluate(
-        trainer, state.params, EPISODES, config.seed + LEVEL_SEED_OFFSET, deterministic=True
+        trainer.policy, state.params, EPISODES, config.seed + LEVEL_SEED_OFFSET, deterministic=True
     )
     assert all(result["done"])
     return result["success_rate"]
