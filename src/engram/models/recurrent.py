@@ -13,6 +13,12 @@ import jax.numpy as jnp
 from engram.models.memory import MemorySpec, register_memory
 
 
+def _zeros(batch_size: int, hidden: int):
+    """The empty recurrent state: float32 ``(batch_size, hidden)`` zeros (one home for the
+    modules' ``initial_carry`` and their specs', which cannot build a module)."""
+    return jnp.zeros((batch_size, hidden), jnp.float32)
+
+
 class GRUMemory(nn.Module):
     """One GRU layer (Cho et al. 2014), the paper's recurrent baseline: hidden 512, zero
     initial state, reset at every episode start. Carry: float32 ``(B, hidden)``.
@@ -37,7 +43,7 @@ class GRUMemory(nn.Module):
         self.recurrent_bias = self.param("recurrent_bias", nn.initializers.zeros, (3 * h,))
 
     def initial_carry(self, batch_size: int):
-        return jnp.zeros((batch_size, self.hidden), jnp.float32)
+        return _zeros(batch_size, self.hidden)
 
     def sequence(self, carry, xs, resets):
         projected = self.input_proj(xs)  # (T, B, 3H) in one product
@@ -87,8 +93,7 @@ class LSTMMemory(nn.Module):
         self.recurrent_bias = self.param("recurrent_bias", forget_one, (4 * h,))
 
     def initial_carry(self, batch_size: int):
-        zeros = jnp.zeros((batch_size, self.hidden), jnp.float32)
-        return (zeros, zeros)
+        return (_zeros(batch_size, self.hidden), _zeros(batch_size, self.hidden))
 
     def sequence(self, carry, xs, resets):
         projected = self.input_proj(xs)  # (T, B, 4H) in one product
@@ -117,7 +122,7 @@ class NoMemory(nn.Module):
     unused."""
 
     def initial_carry(self, batch_size: int):
-        return jnp.zeros((batch_size, 1), jnp.float32)
+        return _zeros(batch_size, 1)
 
     def sequence(self, carry, xs, resets):
         del resets
@@ -141,10 +146,6 @@ class RecurrentSettings:
 
 def _recurrent_settings(config) -> RecurrentSettings:
     return RecurrentSettings(hidden=config.memory_hidden)
-
-
-def _zeros(batch_size: int, hidden: int):
-    return jnp.zeros((batch_size, hidden), jnp.float32)
 
 
 register_memory(
