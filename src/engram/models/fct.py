@@ -196,6 +196,7 @@ register_memory(
         name="fct",
         summary="full-context transformer (the Memo paper's baseline)",
         settings=lambda c: c.decoder_settings(),
+        paper="memo",
         module=lambda d: FullContextTransformerMemory(**d.decoder_fields()),
         initial_carry=lambda d, n: fct_initial_carry(n, d.num_layers, d.width, d.max_context),
         token_cache=True,

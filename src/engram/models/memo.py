@@ -538,6 +538,7 @@ def _memo_spec(name: str, accumulate: bool, summary: str) -> MemorySpec:
         name=name,
         summary=summary,
         settings=lambda c: c.decoder_settings(),
+        paper="memo",
         module=lambda d: MemoMemory(**d.memo_fields(), accumulate=accumulate),
         initial_carry=lambda d, n: memo_initial_carry(
             n,

@@ -26,6 +26,16 @@ from typing import Any
 import flax.linen as nn
 
 
+#: The optimiser of each paper's PPO: name, epsilon, decoupled weight decay. The Memory
+#: Gym paper's code (neroRL, CleanRL's ``ppo_trxl``) uses ``torch.optim.AdamW`` with its
+#: defaults (eps 1e-8, weight decay 0.01); the Memo paper's (habitat-baselines) Adam with
+#: eps 1e-5 (reference: memo.md, section 3).
+PPO_RECIPES: dict[str, dict[str, Any]] = {
+    "memory-gym": {"optimizer": "adamw", "adam_eps": 1e-8, "weight_decay": 0.01},
+    "memo": {"optimizer": "adam", "adam_eps": 1e-5, "weight_decay": 0.0},
+}
+
+
 @dataclass(frozen=True)
 class MemorySpec:
     """What the rest of engram knows about one memory model.
@@ -50,6 +60,11 @@ class MemorySpec:
         resolved: ``TrainConfig -> dict``, the model's fields with their defaults filled
             in, saved in a run's ``config.json`` (None: nothing to add).
         defaults: the settings used where none are given (the paper's architecture).
+        paper: whose PPO recipe the training defaults follow for this model (see
+            :data:`PPO_RECIPES`): ``"memory-gym"`` (the Memory Gym paper: neroRL and
+            CleanRL's ``ppo_trxl``) or ``"memo"`` (the Memo paper).
+        hidden: ``settings -> int``, the width of the post-memory layer the paper pairs
+            with the model (Transformer-XL: its own width); None: 512, the paper's GRU.
     """
 
     name: str
@@ -62,6 +77,20 @@ class MemorySpec:
     validate: Callable[[Any], None] | None = None
     resolved: Callable[[Any], dict] | None = None
     defaults: Hashable = None
+    paper: str = "memory-gym"
+    hidden: Callable[[Any], int] | None = None
+
+    def __post_init__(self):
+        if self.paper not in PPO_RECIPES:
+            raise ValueError(f"paper: got {self.paper!r}, known: {sorted(PPO_RECIPES)}")
+
+    def post_memory_width(self, settings) -> int:
+        """The paper's post-memory layer width for ``settings``."""
+        return (
+            512
+            if self.hidden is None
+            else self.hidden(self.defaults if settings is None else settings)
+        )
 
     def build(self, settings=None) -> nn.Module:
         """The flax module for ``settings`` (None: :attr:`defaults`)."""
