@@ -365,6 +365,7 @@ register_memory(
             n, t.num_layers, t.dim, t.memory_length
         ),
         validate=_validate_config,
+        hidden=lambda t: t.dim,  # CleanRL ppo_trxl: hidden_post_trxl is trxl_dim wide
         defaults=TransformerXLSettings(),
         resolved=lambda c: {
             f"trxl_{k}": v for k, v in dataclasses.asdict(c.trxl_settings()).items()
