@@ -17,6 +17,7 @@ import engram
 from engram.core.params import parse_options, resolve
 from engram.models import (
     MEMORY_MODELS,
+    PPO_RECIPES,
     DecoderMemorySettings,
     TransformerXLSettings,
     memory_spec,
@@ -26,20 +27,24 @@ from engram.presets import trxl_defaults
 #: The ``--agent`` choices: every registered memory model (engram.models.MEMORY_MODELS).
 AgentName = Literal[tuple(MEMORY_MODELS)]
 
-# CleanRL's PPO-TrXL benchmark on Memory Gym normalises advantages for MM-Grid only
-# (the Memory Gym paper's training setup); the paper's neroRL runs never do.
-_NORMALIZE_ADVANTAGES_BY_DEFAULT = frozenset({"MortarMayhem-Grid-v0"})
+# CleanRL's PPO-TrXL benchmark on Memory Gym (where the paper's Transformer-XL results come
+# from) normalises advantages for MortarMayhem-Grid-v0 only; the paper's neroRL GRU runs and
+# the Memo paper (use_normalized_advantage False) never do.
+_NORMALIZE_ADVANTAGES_BY_DEFAULT = frozenset({("MortarMayhem-Grid-v0", "trxl")})
 
 
 @dataclass
 class TrainConfig:
     """PPO with a memory agent on one environment id.
 
-    PPO and network defaults are the Memory Gym paper's (its training setup): gamma
-    0.995, lambda 0.95, clip 0.1, 3 epochs, 8 minibatches, value coefficient 0.5, gradient
-    norm 0.25, learning rate 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6 annealed linearly over
-    10,000 updates, Atari CNN + GRU 512 + dense 512; advantages are normalised only on
-    MortarMayhem-Grid-v0, as in CleanRL's Memory Gym benchmark. The rollout (16 envs x 128
+    PPO and network defaults are the Memory Gym paper's (its training setup; neroRL and
+    CleanRL's ``ppo_trxl``): gamma 0.995, lambda 0.95, clip 0.1 per action component, 3
+    epochs, 8 minibatches, value coefficient 0.5, gradient norm 0.25, AdamW (eps 1e-8,
+    weight decay 0.01), learning rate 2.75e-4 -> 1e-5 and entropy 1e-4 -> 1e-6 annealed
+    linearly over 10,000 updates, no bootstrapping at time limits, Atari CNN + GRU 512 +
+    dense 512; advantages are normalised only for Transformer-XL on MortarMayhem-Grid-v0,
+    as in CleanRL's Memory Gym benchmark. fct/memo/rmt use the Memo paper's optimiser
+    (Adam, eps 1e-5). The rollout (16 envs x 128
     steps) and the budget (100,000 steps) are far smaller than the paper's (32 x 512,
     163.8 M steps on the grid tasks) so that the default run finishes on a CPU: about 11
     minutes on 2 cores (160 steps/s). It shows learning starting (the return of
@@ -77,7 +82,7 @@ class TrainConfig:
     max_grad_norm: float = 0.25
     """Global gradient-norm clip."""
     lr: float = 2.75e-4
-    """Initial learning rate (Adam)."""
+    """Initial learning rate."""
     final_lr: float = 1e-5
     """Learning rate after ``anneal_updates`` updates."""
     ent_coef: float = 1e-4
@@ -85,14 +90,30 @@ class TrainConfig:
     final_ent_coef: float = 1e-6
     """Entropy coefficient after ``anneal_updates`` updates."""
     anneal_updates: int = 10_000
-    """Updates over which learning rate and entropy coefficient decay linearly."""
+    """Updates over which learning rate and entropy coefficient decay linearly (both stay
+    constant within an update, as in neroRL and CleanRL)."""
+    optimizer: Literal["adamw", "adam"] | None = None
+    """Optimiser. Default (None): the paper's of the agent, AdamW (torch's defaults, as
+    neroRL and CleanRL) for gru/lstm/trxl/none, Adam for fct/memo/rmt (the Memo paper)."""
+    adam_eps: float | None = None
+    """Epsilon of Adam(W). Default (None): 1e-8 with AdamW, 1e-5 with Adam (the papers')."""
+    weight_decay: float | None = None
+    """Decoupled weight decay of AdamW, on every parameter as torch.optim.AdamW. Default
+    (None): 0.01 (torch's default, the paper's); must be 0 with Adam."""
     normalize_advantages: bool | None = None
-    """Normalise advantages per minibatch. Default (None): on for MortarMayhem-Grid-v0, as
-    CleanRL's Memory Gym benchmark does, off elsewhere, as in the paper."""
+    """Normalise advantages per minibatch. Default (None): on for Transformer-XL on
+    MortarMayhem-Grid-v0, as CleanRL's Memory Gym benchmark does, off elsewhere, as in the
+    papers."""
+    bootstrap_truncation: bool = False
+    """Bootstrap an episode cut by its time limit with the value of its last observation
+    (engram's option). Default off: the papers' PPO treats every episode end alike and
+    never bootstraps there (the cap is part of the task; on trial tasks the observation
+    shows the time left)."""
     memory_hidden: int = 512
     """Hidden size of the recurrent memory (GRU or LSTM)."""
-    hidden: int = 512
-    """Units of the post-memory layer."""
+    hidden: int | None = None
+    """Units of the post-memory layer. Default (None): the paper's, 512 (GRU, LSTM, the
+    Memo models), or the Transformer-XL's width (384 by default)."""
     trxl_num_layers: int | None = None
     """Transformer-XL blocks (default: the paper's, 3; 2 on MysteryPath-Grid-v0)."""
     trxl_dim: int | None = None
@@ -219,6 +240,8 @@ class TrainConfig:
         fields (``config``, ``resume``) left out."""
         out = dataclasses.asdict(self)
         out["normalize_advantages"] = self.advantage_normalization
+        out.update(self.optimizer_settings())
+        out["hidden"] = self.post_memory_width
         spec = memory_spec(self.agent)
         if spec.resolved is not None:
             out.update(spec.resolved(self))
@@ -242,7 +265,6 @@ class TrainConfig:
             "num_epochs",
             "num_minibatches",
             "memory_hidden",
-            "hidden",
             "anneal_updates",
             "eval_levels",
             "eval_repetitions",
@@ -267,6 +289,20 @@ class TrainConfig:
         for name in ("clip", "lr", "final_lr", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
+        if self.hidden is not None and (not isinstance(self.hidden, int) or self.hidden < 1):
+            raise ValueError(f"hidden: got {self.hidden!r}, must be a positive integer")
+        if self.optimizer not in (None, "adamw", "adam"):
+            raise ValueError(f"optimizer: got {self.optimizer!r}, must be 'adamw' or 'adam'")
+        if self.adam_eps is not None and not self.adam_eps > 0:
+            raise ValueError(f"adam_eps: got {self.adam_eps}, must be > 0")
+        if self.weight_decay is not None and not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay: got {self.weight_decay}, must be >= 0")
+        opt = self.optimizer_settings()
+        if opt["optimizer"] == "adam" and opt["weight_decay"]:
+            raise ValueError(
+                f"weight_decay: got {self.weight_decay}, but Adam has no decoupled weight "
+                "decay; use --optimizer adamw or --weight-decay 0"
+            )
         available = len(jax.devices())
         if self.devices is not None and not 1 <= self.devices <= available:
             raise ValueError(
@@ -302,8 +338,11 @@ class TrainConfig:
 
     def trxl_settings(self) -> TransformerXLSettings:
         """The Transformer-XL architecture: the ``trxl_*`` fields, the paper's per-environment
-        defaults (:func:`engram.presets.trxl_defaults`) where a field is None."""
-        defaults = trxl_defaults(self.env, self.episode_cap())
+        defaults (:func:`engram.presets.trxl_defaults`) where a field is None, and the
+        positional encoding's horizon, the episode cap (1024 without one), as CleanRL
+        ``ppo_trxl``'s ``max_episode_steps``."""
+        cap = self.episode_cap()
+        defaults = trxl_defaults(self.env, cap)
         pick = {
             name: defaults[name]
             if getattr(self, f"trxl_{name}") is None
@@ -314,6 +353,7 @@ class TrainConfig:
             num_heads=self.trxl_num_heads,
             query_positional_encoding=self.trxl_query_positional_encoding,
             gated=self.trxl_gated,
+            positional_encoding_horizon=cap or 1024,
             **pick,
         )
 
@@ -344,10 +384,33 @@ class TrainConfig:
 
     @property
     def advantage_normalization(self) -> bool:
-        """``normalize_advantages`` with the per-environment default resolved."""
+        """``normalize_advantages`` with the per-environment and per-agent default resolved."""
         if self.normalize_advantages is None:
-            return self.env in _NORMALIZE_ADVANTAGES_BY_DEFAULT
+            return (self.env, self.agent) in _NORMALIZE_ADVANTAGES_BY_DEFAULT
         return self.normalize_advantages
+
+    def optimizer_settings(self) -> dict:
+        """``optimizer``, ``adam_eps`` and ``weight_decay`` with the defaults of the agent's
+        paper (:data:`engram.models.PPO_RECIPES`) filled in where a field is None. With an
+        explicit ``optimizer`` the defaults are that optimiser's (AdamW: eps 1e-8, weight
+        decay 0.01; Adam: eps 1e-5, no weight decay)."""
+        name = self.optimizer or PPO_RECIPES[memory_spec(self.agent).paper]["optimizer"]
+        recipe = next(r for r in PPO_RECIPES.values() if r["optimizer"] == name)
+        return {
+            "optimizer": name,
+            "adam_eps": recipe["adam_eps"] if self.adam_eps is None else self.adam_eps,
+            "weight_decay": (
+                recipe["weight_decay"] if self.weight_decay is None else self.weight_decay
+            ),
+        }
+
+    @property
+    def post_memory_width(self) -> int:
+        """``hidden`` with the agent's default resolved (the paper's width)."""
+        if self.hidden is not None:
+            return self.hidden
+        spec = memory_spec(self.agent)
+        return spec.post_memory_width(spec.settings(self))
 
     @property
     def num_devices(self) -> int:

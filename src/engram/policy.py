@@ -83,7 +83,7 @@ class Policy:
             self.dims,
             c.agent,
             self.memory.settings(c),
-            c.hidden,
+            c.post_memory_width,
             c.shared_body,
             reconstruction=c.obs_reconstruction > 0,
             ground_truth_dims=self.ground_truth_dims,

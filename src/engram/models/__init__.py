@@ -18,7 +18,13 @@ from engram.models.decoder import DecoderMemorySettings
 from engram.models.encoders import AtariCNN, VectorEncoder
 from engram.models.fct import FullContextTransformerMemory
 from engram.models.memo import MemoMemory
-from engram.models.memory import MEMORY_MODELS, MemorySpec, memory_spec, register_memory
+from engram.models.memory import (
+    MEMORY_MODELS,
+    PPO_RECIPES,
+    MemorySpec,
+    memory_spec,
+    register_memory,
+)
 from engram.models.recurrent import GRUMemory, LSTMMemory, NoMemory, RecurrentSettings
 from engram.models.transformer_xl import TransformerXLMemory, TransformerXLSettings
 
@@ -41,6 +47,7 @@ __all__ = [
     "greedy_action",
     "log_prob_entropy",
     "memory_spec",
+    "PPO_RECIPES",
     "register_memory",
     "sample_action",
     "split_logits",

@@ -168,10 +168,22 @@ def greedy_action(logits, action_dims):
 
 
 def log_prob_entropy(logits, action, action_dims):
-    """Summed log-probability of ``action`` and summed entropy over the components."""
-    logp, ent = 0.0, 0.0
+    """Log-probability of each action component and the entropy of the whole action.
+
+    Args:
+        logits: float32 ``(..., sum(action_dims))``, the components' logits concatenated.
+        action: int32 ``(..., len(action_dims))``.
+        action_dims: categories of each component.
+
+    Returns:
+        ``(logp, entropy)``: float32 ``(..., len(action_dims))``, one log-probability per
+        component (PPO clips each component's ratio, as neroRL and CleanRL's ``ppo_trxl``
+        do), and float32 ``(...)``, the entropies of the components summed (they are
+        independent).
+    """
+    logps, ent = [], 0.0
     for i, p in enumerate(split_logits(logits, action_dims)):
         lp = jax.nn.log_softmax(p)
-        logp = logp + jnp.take_along_axis(lp, action[..., i : i + 1], -1)[..., 0]
+        logps.append(jnp.take_along_axis(lp, action[..., i : i + 1], -1)[..., 0])
         ent = ent - jnp.sum(jnp.exp(lp) * lp, -1)
-    return logp, ent
+    return jnp.stack(logps, -1), ent

@@ -25,7 +25,6 @@ from typing import Any
 
 import flax.linen as nn
 
-
 #: The optimiser of each paper's PPO: name, epsilon, decoupled weight decay. The Memory
 #: Gym paper's code (neroRL, CleanRL's ``ppo_trxl``) uses ``torch.optim.AdamW`` with its
 #: defaults (eps 1e-8, weight decay 0.01); the Memo paper's (habitat-baselines) Adam with

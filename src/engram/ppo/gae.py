@@ -30,3 +30,30 @@ def gae(rewards, values, terminated, truncated, next_value, final_value, gamma, 
 
     _, adv = jax.lax.scan(back, jnp.zeros_like(next_value), (deltas, done), reverse=True)
     return adv, adv + values
+
+
+def rollout_advantages(traj, next_value, gamma, lam, bootstrap_truncation=False):
+    """:func:`gae` of a rollout's transitions (:func:`engram.ppo.rollout.rollout`'s dict:
+    ``reward``, ``value``, ``terminated``, ``truncated``, ``final_value``, all ``(T, B)``).
+
+    With ``bootstrap_truncation=False`` (the papers' PPO: neroRL, CleanRL's ``ppo_trxl``,
+    the Memo code) every episode end cuts the return, a time limit as a termination;
+    with ``True`` (engram's option) a truncated episode is bootstrapped with
+    ``final_value``.
+
+    Returns:
+        ``(advantages, returns)``, float32 ``(T, B)``.
+    """
+    terminated, truncated = traj["terminated"], traj["truncated"]
+    if not bootstrap_truncation:
+        terminated, truncated = terminated | truncated, jnp.zeros_like(truncated)
+    return gae(
+        traj["reward"],
+        traj["value"],
+        terminated,
+        truncated,
+        next_value,
+        traj["final_value"],
+        gamma,
+        lam,
+    )

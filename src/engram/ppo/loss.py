@@ -1,5 +1,6 @@
 """The losses of learning: the clipped PPO objective (Schulman et al. 2017) with a clipped
-value loss, the auxiliary losses of the Memory Gym paper, and their sum for a minibatch."""
+value loss, per action component as in the Memory Gym paper's PPO; the paper's auxiliary
+losses; and their sum for a minibatch."""
 
 from __future__ import annotations
 
@@ -22,33 +23,55 @@ def ppo_loss(
     normalize_advantages=False,
     mask=None,
 ):
-    """Total loss and its parts for one minibatch (any matching shapes).
+    """Total loss and its parts for one minibatch, as the Memory Gym paper's PPO computes
+    them (neroRL; CleanRL's ``ppo_trxl``, the paper's Transformer-XL code).
 
-    ``mask`` (optional, same shape, 0/1) excludes padded entries from every mean.
+    Args:
+        new_logp, old_logp: float32 ``(..., K)``, the log-probability of each of the
+            ``K`` action components under the current and the acting policy. Every
+            component has its own ratio, clipped on its own; the policy loss is the mean
+            over samples and components.
+        advantages: float32 ``(...)``; with ``normalize_advantages`` shifted and scaled
+            to mean 0 and (Bessel-corrected, as ``torch.std``) standard deviation 1 over
+            the minibatch.
+        new_values, old_values, returns: float32 ``(...)``. The value loss is
+            ``max((V - R)^2, (V_clipped - R)^2)`` with ``V_clipped = V_old +
+            clip(V - V_old, -clip, clip)``, its mean weighted by ``vf_coef`` (no extra
+            factor 1/2, as in the references).
+        entropy: float32 ``(...)``, the entropy of the whole action (summed components).
+        clip: the clip range of the ratio and of the value update.
+        vf_coef, ent_coef: weights of the value loss and the entropy bonus.
+        mask: optional float32 ``(...)`` of 0/1, excluding padded entries from every mean.
 
     Returns:
-        ``(loss, metrics)`` with metrics ``policy_loss``, ``value_loss``, ``entropy``,
-        ``approx_kl`` (the low-variance estimator ``(r - 1) - log r``) and ``clipfrac``.
+        ``(loss, metrics)``: ``loss = policy_loss + vf_coef * value_loss - ent_coef *
+        entropy``; metrics ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``
+        (the low-variance estimator ``(r - 1) - log r``) and ``clipfrac``, the last two
+        over every component's ratio.
     """
     mask = jnp.ones_like(advantages) if mask is None else mask
-    mean = lambda x: jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)  # noqa: E731
+    count = jnp.maximum(jnp.sum(mask), 1.0)
+    mean = lambda x: jnp.sum(x * mask) / count  # noqa: E731
+    # Per component: the mask and the advantage are shared by the action's components.
+    mean_k = lambda x: mean(jnp.mean(x, -1))  # noqa: E731
     if normalize_advantages:
         mu = mean(advantages)
-        std = jnp.sqrt(mean((advantages - mu) ** 2))
-        advantages = (advantages - mu) / (std + 1e-8)
+        var = jnp.sum((advantages - mu) ** 2 * mask) / jnp.maximum(count - 1.0, 1.0)
+        advantages = (advantages - mu) / (jnp.sqrt(var) + 1e-8)
     log_ratio = new_logp - old_logp
     ratio = jnp.exp(log_ratio)
-    pg = jnp.maximum(-advantages * ratio, -advantages * jnp.clip(ratio, 1 - clip, 1 + clip))
+    adv = advantages[..., None]
+    pg = jnp.maximum(-adv * ratio, -adv * jnp.clip(ratio, 1 - clip, 1 + clip))
     v_clipped = old_values + jnp.clip(new_values - old_values, -clip, clip)
-    v_loss = 0.5 * jnp.maximum((new_values - returns) ** 2, (v_clipped - returns) ** 2)
-    policy_loss, value_loss, ent = mean(pg), mean(v_loss), mean(entropy)
+    v_loss = jnp.maximum((new_values - returns) ** 2, (v_clipped - returns) ** 2)
+    policy_loss, value_loss, ent = mean_k(pg), mean(v_loss), mean(entropy)
     loss = policy_loss + vf_coef * value_loss - ent_coef * ent
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
         "entropy": ent,
-        "approx_kl": mean((ratio - 1) - log_ratio),
-        "clipfrac": mean((jnp.abs(ratio - 1) > clip).astype(jnp.float32)),
+        "approx_kl": mean_k((ratio - 1) - log_ratio),
+        "clipfrac": mean_k((jnp.abs(ratio - 1) > clip).astype(jnp.float32)),
     }
     return loss, metrics
 

@@ -21,9 +21,10 @@ def rollout(policy, ts, num_steps: int):
     Returns:
         ``(ts, transitions, stats)``: the state after the last step; a dict of time-major
         arrays ``(T, B, ...)``: ``obs``, ``reset`` (the observation starts an episode),
-        ``action`` int32 ``(T, B, n_components)``, ``logp``, ``value``, ``reward``,
+        ``action`` int32 ``(T, B, n_components)``, ``value``, ``reward``,
         ``terminated``, ``truncated`` (of the episode, inside a trial too),
-        ``final_value`` (V of a truncated episode's last observation, else 0) and
+        ``final_value`` (with ``bootstrap_truncation``: V of a truncated episode's last
+        observation; else 0), ``logp`` float32 ``(T, B, n_components)`` and
         ``ground_truth`` float32 ``(T, B, G)``; and sums over the episodes that ended:
         ``episodes``, ``return_sum``, ``length_sum``, ``success_sum``, ``task/<key>`` for
         the task's metrics, and for trial tasks ``trials`` and ``trial_return_sum``.
@@ -49,13 +50,16 @@ def rollout(policy, ts, num_steps: int):
             final_obs = info["episode_final_obs"]
         else:
             ep_term, ep_trunc, final_obs = term, trunc, info["final_obs"]
-        # A time-limited episode is bootstrapped with the value of its last observation,
-        # read by the memory as the continuation of that episode.
-        final_value = jax.lax.cond(
-            jnp.any(ep_trunc),
-            lambda: policy.act(s.params, carry, final_obs, jnp.zeros_like(s.reset))[2],
-            lambda: jnp.zeros_like(value),
-        )
+        if policy.config.bootstrap_truncation:
+            # A time-limited episode is bootstrapped with the value of its last
+            # observation, read by the memory as the continuation of that episode.
+            final_value = jax.lax.cond(
+                jnp.any(ep_trunc),
+                lambda: policy.act(s.params, carry, final_obs, jnp.zeros_like(s.reset))[2],
+                lambda: jnp.zeros_like(value),
+            )
+        else:  # the papers' PPO never bootstraps at an episode end
+            final_value = jnp.zeros_like(value)
         ep_done = ep_term | ep_trunc
         ep_ret = s.episode_return + reward
         ep_len = s.episode_length + 1

@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from engram.core.wrappers import AutoReset
 from engram.policy import Policy
-from engram.ppo.gae import gae
+from engram.ppo.gae import rollout_advantages
 from engram.ppo.loss import minibatch_loss
 from engram.ppo.rollout import rollout
 
@@ -62,20 +62,16 @@ class Trainer:
         self.policy = Policy(config)
         self.config = c = self.policy.config
         self.env = AutoReset(self.policy.env)
-        # Both anneal linearly over anneal_updates updates; the learning rate is evaluated
-        # per optimiser step (epochs x minibatches of them per update), the entropy
-        # coefficient once per update.
+        # Both anneal linearly over anneal_updates updates and stay constant within an
+        # update (neroRL and CleanRL set them once per update); the optimiser counts its
+        # steps, epochs x minibatches of them per update.
         self.opt_steps_per_update = c.num_epochs * c.num_minibatches
-        self.lr_schedule = optax.linear_schedule(
-            c.lr, c.final_lr, c.anneal_updates * self.opt_steps_per_update
-        )
+        per_update = optax.linear_schedule(c.lr, c.final_lr, c.anneal_updates)
+        self.lr_schedule = lambda count: per_update(count // self.opt_steps_per_update)
         self.ent_coef_schedule = optax.linear_schedule(
             c.ent_coef, c.final_ent_coef, c.anneal_updates
         )
-        self.tx = optax.chain(
-            optax.clip_by_global_norm(c.max_grad_norm),
-            optax.adam(self.lr_schedule, eps=1e-5),
-        )
+        self.tx = optax.chain(optax.clip_by_global_norm(c.max_grad_norm), self._optimizer())
         # Several seeds: the same programs vmapped over a leading seed axis of the state.
         many = (lambda f: jax.vmap(f)) if c.num_seeds > 1 else (lambda f: f)
         self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
@@ -87,6 +83,14 @@ class Trainer:
         replicated = NamedSharding(self.mesh, PartitionSpec())
         self.init = jax.jit(many(self._init), out_shardings=shardings)
         self.update = jax.jit(many(self._update), out_shardings=(shardings, replicated))
+
+    def _optimizer(self) -> optax.GradientTransformation:
+        """The configured optimiser (:meth:`engram.config.TrainConfig.optimizer_settings`);
+        AdamW decays every parameter, as ``torch.optim.AdamW`` does."""
+        o = self.config.optimizer_settings()
+        if o["optimizer"] == "adamw":
+            return optax.adamw(self.lr_schedule, eps=o["adam_eps"], weight_decay=o["weight_decay"])
+        return optax.adam(self.lr_schedule, eps=o["adam_eps"])
 
     def seed_keys(self) -> jax.Array:
         """The key(s) :meth:`init` takes: one key, or ``(num_seeds,)`` keys of the seeds
@@ -171,15 +175,8 @@ class Trainer:
         carry0 = ts.carry
         ts, traj, stats = rollout(policy, ts, c.num_steps)
         _, _, next_value = policy.act(ts.params, ts.carry, ts.obs, ts.reset)
-        adv, ret = gae(
-            traj["reward"],
-            traj["value"],
-            traj["terminated"],
-            traj["truncated"],
-            next_value,
-            traj["final_value"],
-            c.gamma,
-            c.gae_lambda,
+        adv, ret = rollout_advantages(
+            traj, next_value, c.gamma, c.gae_lambda, c.bootstrap_truncation
         )
         batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value", "ground_truth")}
         batch["advantages"], batch["returns"] = adv, ret
