@@ -46,7 +46,7 @@ def measure(config: TrainConfig, updates: int) -> dict:
     if updates:
         jax.block_until_ready(m["loss"])
     seconds = time.perf_counter() - start
-    steps = updates * config.num_envs * config.num_steps
+    steps = updates * config.num_envs * config.rollout_steps
     # XLA's buffer assignment of the compiled update: everything it holds at once (train
     # state in and out, rollout, activations kept for the gradients, temporaries).
     program = program_bytes(update)

@@ -65,8 +65,12 @@ class TrainConfig:
     """Environment steps to train for (rounded down to whole updates)."""
     num_envs: int = 16
     """Environments stepped in parallel (the paper: 32 workers)."""
-    num_steps: int = 128
-    """Steps per environment per rollout (the paper: 512)."""
+    num_steps: int | None = None
+    """Steps per environment per rollout (the paper: 512). Default (None): 128; for
+    fct/memo/rmt on a trial task, one trial, as the Memo paper's rollout is one fresh trial:
+    learning then always starts from an empty memory. Not a multiple of the trial length,
+    a rollout may start mid-trial and learning from a memory that older parameters wrote
+    (engram's option)."""
     num_epochs: int = 3
     """Passes over each rollout."""
     num_minibatches: int = 8
@@ -242,6 +246,7 @@ class TrainConfig:
         out["normalize_advantages"] = self.advantage_normalization
         out.update(self.optimizer_settings())
         out["hidden"] = self.post_memory_width
+        out["num_steps"] = self.rollout_steps
         spec = memory_spec(self.agent)
         if spec.resolved is not None:
             out.update(spec.resolved(self))
@@ -261,7 +266,6 @@ class TrainConfig:
         for name in (
             "total_steps",
             "num_envs",
-            "num_steps",
             "num_epochs",
             "num_minibatches",
             "memory_hidden",
@@ -273,15 +277,19 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: got {value!r}, must be a positive integer")
+        if self.num_steps is not None and (
+            not isinstance(self.num_steps, int) or self.num_steps < 1
+        ):
+            raise ValueError(f"num_steps: got {self.num_steps!r}, must be a positive integer")
         if self.num_envs % self.num_minibatches:
             raise ValueError(
                 f"num_minibatches: got {self.num_minibatches}, must divide num_envs "
                 f"({self.num_envs}) because minibatches are whole environment sequences"
             )
-        if self.total_steps < self.num_envs * self.num_steps:
+        if self.total_steps < self.num_envs * self.rollout_steps:
             raise ValueError(
                 f"total_steps: got {self.total_steps}, must be at least one rollout "
-                f"(num_envs x num_steps = {self.num_envs * self.num_steps})"
+                f"(num_envs x num_steps = {self.num_envs * self.rollout_steps})"
             )
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -419,4 +427,16 @@ class TrainConfig:
 
     @property
     def num_updates(self) -> int:
-        return self.total_steps // (self.num_envs * self.num_steps)
+        return self.total_steps // (self.num_envs * self.rollout_steps)
+
+    @property
+    def rollout_steps(self) -> int:
+        """``num_steps`` with its default resolved: 128, or one trial for the Memo paper's
+        agents on a trial task."""
+        if self.num_steps is not None:
+            return self.num_steps
+        if memory_spec(self.agent).paper == "memo":
+            env, params = engram.make(self.env, **parse_options(self.env_options))
+            if env.trials:
+                return int(params.trial_length)
+        return 128

@@ -76,6 +76,27 @@ def test_attention_agents_train_on_a_trial_task(agent, tmp_path):
     assert trainer.policy.segment_rng is (agent != "fct")
 
 
+def test_every_rollout_is_a_fresh_trial_by_default(tmp_path):
+    """The Memo paper makes each rollout one new trial (reference section 3:
+    ``reset_envs_after_update``, rollout = trial): by default the rollout is one trial of
+    the task, so every update starts from an empty memory, never from keys and summaries
+    that older parameters computed."""
+    config = dark_key(tmp_path, agent="memo", num_steps=None, total_steps=48)
+    assert config.rollout_steps == 12 and config.resolved()["num_steps"] == 12
+    assert TrainConfig(env="MortarMayhem-Grid-v0", agent="memo").rollout_steps == 128
+    assert TrainConfig(env="DarkKeyToDoor-v0", agent="gru").rollout_steps == 128
+    trainer = Trainer(config)
+    state = trainer.initial_state()
+    empty = trainer.policy.initial_carry(2)
+    for _ in range(3):
+        state, _ = trainer.update(state)
+        assert bool(state.reset.all())  # the next observation starts a trial
+        # The carry left by the rollout belongs to the finished trial (3 segments of 4
+        # steps summarised) and that reset wipes it before anything reads it.
+        np.testing.assert_array_equal(state.carry.num_summaries, [3, 3])
+    assert jax.tree.structure(state.carry) == jax.tree.structure(empty)
+
+
 def test_memo_trains_on_pixels_with_observation_reconstruction(tmp_path):
     """The CNN encoder and the reconstruction decoder around a Memo memory, on an episode
     task (memory episode = episode, cap 119 on Mortar Mayhem Grid)."""

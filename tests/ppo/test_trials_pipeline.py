@@ -38,7 +38,7 @@ def _trainer(tmp_path) -> Trainer:
 def test_memory_resets_at_trial_starts_and_advantages_stop_at_episode_ends(tmp_path):
     trainer = _trainer(tmp_path)
     ts = trainer.init(jax.random.key(0))
-    _, traj, stats = jax.jit(lambda s: rollout(trainer.policy, s, trainer.config.num_steps))(ts)
+    _, traj, stats = jax.jit(lambda s: rollout(trainer.policy, s, trainer.config.rollout_steps))(ts)
     reset = np.asarray(traj["reset"])  # (T, B): the observation starts a memory episode
     t = np.arange(3 * TRIAL)
     np.testing.assert_array_equal(reset, np.repeat((t % TRIAL == 0)[:, None], 2, 1))

@@ -66,6 +66,7 @@ class Trainer:
         # update (neroRL and CleanRL set them once per update); the optimiser counts its
         # steps, epochs x minibatches of them per update.
         self.opt_steps_per_update = c.num_epochs * c.num_minibatches
+        self.rollout_steps = c.rollout_steps  # resolved here: it builds the env, untraced
         per_update = optax.linear_schedule(c.lr, c.final_lr, c.anneal_updates)
         self.lr_schedule = lambda count: per_update(count // self.opt_steps_per_update)
         self.ent_coef_schedule = optax.linear_schedule(
@@ -173,7 +174,7 @@ class Trainer:
     def _update(self, ts: TrainState):
         c, policy = self.config, self.policy
         carry0 = ts.carry
-        ts, traj, stats = rollout(policy, ts, c.num_steps)
+        ts, traj, stats = rollout(policy, ts, self.rollout_steps)
         _, _, next_value = policy.act(ts.params, ts.carry, ts.obs, ts.reset)
         adv, ret = rollout_advantages(
             traj, next_value, c.gamma, c.gae_lambda, c.bootstrap_truncation

@@ -65,7 +65,7 @@ def train(config: TrainConfig, console=None) -> dict:
         trainer = Trainer(c)
         ts = trainer.initial_state()
         done = 0
-    steps_per_update = c.num_envs * c.num_steps
+    steps_per_update = c.num_envs * c.rollout_steps
     seeds = list(range(c.seed, c.seed + c.num_seeds))
     wandb_run = start_wandb(c, run) if c.track else None
     # One event folder per seed (the run folder itself for one seed). Events after the
@@ -79,7 +79,7 @@ def train(config: TrainConfig, console=None) -> dict:
     console.print(
         f"[bold]engram train[/bold] {c.env} agent={c.agent} "
         f"seed={c.seed if len(seeds) == 1 else f'{seeds[0]}..{seeds[-1]}'}: "
-        f"{c.num_updates} updates of {c.num_envs} envs x {c.num_steps} steps "
+        f"{c.num_updates} updates of {c.num_envs} envs x {c.rollout_steps} steps "
         f"on {c.num_devices} {jax.devices()[0].platform.upper()} device(s) -> {run}"
     )
     # The same unseen levels for the agent and the random baseline, at every evaluation.
