@@ -6,7 +6,8 @@ setup, the authors' released neroRL run configs:
 
 * 32 workers x 512 steps per update, 3 epochs x 8 minibatches, no advantage
   normalisation, the shared GRU-512 body (the other PPO values are TrainConfig's
-  defaults, which are already the paper's);
+  defaults, which are already the paper's; with ``--agent trxl`` the Transformer-XL of
+  the paper for the id, its window and its 384-wide post-memory layer);
 * budgets in updates: grid tasks 10k (163.8 M steps), Mortar Mayhem 30k (491.5 M),
   Mystery Path 25k (409.6 M), Searing Spotlights 25k (the "_25" re-runs), endless
   tasks 50k (819.2 M);
@@ -97,7 +98,6 @@ def paper_config(env_id: str) -> dict[str, Any]:
         anneal_updates=10_000,
         normalize_advantages=False,
         memory_hidden=512,
-        hidden=512,
         shared_body=True,
         checkpoint_every=100,
         eval_every=500,

@@ -410,6 +410,13 @@ def test_paper_preset_follows_the_reference_table():
         config.validate()  # every preset is a valid configuration
         assert (config.num_envs, config.num_steps, config.num_minibatches) == (32, 512, 8)
         assert config.advantage_normalization is False
+        assert (
+            config.post_memory_width == 512 and config.optimizer_settings()["optimizer"] == "adamw"
+        )
+    trxl = TrainConfig.from_dict({**paper_config("MortarMayhem-v0"), "agent": "trxl"})
+    t = trxl.trxl_settings()
+    assert (t.num_layers, t.dim, t.num_heads, t.memory_length) == (3, 384, 4, 275)
+    assert trxl.post_memory_width == 384
 
 
 def test_cli_paper_preset_is_overridden_by_the_command_line(capsys):

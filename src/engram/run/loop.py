@@ -82,6 +82,12 @@ def train(config: TrainConfig, console=None) -> dict:
         f"{c.num_updates} updates of {c.num_envs} envs x {c.rollout_steps} steps "
         f"on {c.num_devices} {jax.devices()[0].platform.upper()} device(s) -> {run}"
     )
+    # Every value the run trains with, defaults resolved (what --config paper chose too).
+    console.print(
+        " ".join(f"{k}={v}" for k, v in c.resolved().items() if k != "env_options"),
+        style="dim",
+        highlight=False,
+    )
     # The same unseen levels for the agent and the random baseline, at every evaluation.
     levels = dict(
         levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
