@@ -113,6 +113,11 @@ class TrainConfig:
     (engram's option). Default off: the papers' PPO treats every episode end alike and
     never bootstraps there (the cap is part of the task; on trial tasks the observation
     shows the time left)."""
+    recompute_memory: bool = False
+    """Learning recomputes what acting stored (Transformer-XL: the window's layer inputs)
+    with the current parameters and backpropagates through it (engram's option). Default
+    off: as CleanRL's ppo_trxl, learning reuses the layer inputs seen while acting,
+    detached, in every epoch. Models that store nothing (GRU, Memo, ...) always recompute."""
     memory_hidden: int = 512
     """Hidden size of the recurrent memory (GRU or LSTM)."""
     hidden: int | None = None

@@ -130,6 +130,14 @@ class Policy:
         """
         return self.agent.apply(params, carry, obs, reset, method=ActorCritic.step)
 
+    def recorded(self, carry):
+        """What the acting step that produced ``carry`` computed and learning reuses (the
+        memory spec's ``recorded``, e.g. Transformer-XL's layer inputs ``(B, layers,
+        width)``), or None: the model records nothing, or ``recompute_memory`` is set."""
+        if self.config.recompute_memory:
+            return None
+        return self.agent.recorded(carry)
+
     def choose(self, key, logits, deterministic: bool = False):
         """The action for ``logits`` ``(..., sum(dims))``: sampled with ``key``, or the most
         likely one. int32 ``(..., len(dims))``, the agent's layout."""

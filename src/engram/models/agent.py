@@ -40,10 +40,12 @@ class Trunk(nn.Module):
             return jnp.concatenate([img, obs["vector_observation"].astype(jnp.float32)], -1)
         return self.encoder(obs)
 
-    def __call__(self, carry, obs, resets):
+    def __call__(self, carry, obs, resets, recorded=None):
         """Sequence form: leaves ``(T, B, ...)``; returns ``(carry, memory output
-        (T, B, M), body output (T, B, hidden))``."""
-        carry, y = self.mem.sequence(carry, self._features(obs), resets)
+        (T, B, M), body output (T, B, hidden))``. ``recorded``: what acting computed per
+        step (the memory spec's ``recorded``), reused instead of recomputed."""
+        extra = {} if recorded is None else {"recorded": recorded}
+        carry, y = self.mem.sequence(carry, self._features(obs), resets, **extra)
         return carry, y, nn.relu(self.body(y))
 
     def step(self, carry, obs, reset):
@@ -106,14 +108,29 @@ class ActorCritic(nn.Module):
         one = memory_spec(self.memory).empty_carry(self.memory_settings, batch_size)
         return one if self.shared else (one, one)
 
-    def _run(self, carry, obs, resets, method: str, aux: bool = False):
+    def recorded(self, carry):
+        """What acting just computed that learning reuses (the memory spec's
+        ``recorded`` of each body's carry; a pair without a shared body), or None when
+        the memory records nothing. Needs no parameters: call it on the unbound module."""
+        record = memory_spec(self.memory).recorded
+        if record is None:
+            return None
+        return record(carry) if self.shared else (record(carry[0]), record(carry[1]))
+
+    def _run(self, carry, obs, resets, method: str, aux: bool = False, recorded=None):
+        def body(trunk, carry, recorded):
+            if method == "step":
+                return trunk.step(carry, obs, resets)
+            return trunk(carry, obs, resets, recorded)
+
         if self.shared:
-            carry, y, h = getattr(self.trunk, method)(carry, obs, resets)
+            carry, y, h = body(self.trunk, carry, recorded)
             h_v = h
         else:
             (actor, critic) = carry
-            actor, y, h = getattr(self.trunk, method)(actor, obs, resets)
-            critic, _, h_v = getattr(self.critic_trunk, method)(critic, obs, resets)
+            a_rec, c_rec = (None, None) if recorded is None else recorded
+            actor, y, h = body(self.trunk, actor, a_rec)
+            critic, _, h_v = body(self.critic_trunk, critic, c_rec)
             carry = (actor, critic)
         out = (carry, self.policy(h), self.value(h_v)[..., 0])
         if not aux:
@@ -125,15 +142,18 @@ class ActorCritic(nn.Module):
             extra["ground_truth"] = self.ground_truth(h)
         return (*out, extra)
 
-    def __call__(self, carry, obs, resets, aux: bool = False):
-        """Sequence form: ``obs`` leaves ``(T, B, ...)``, ``resets`` bool ``(T, B)``.
+    def __call__(self, carry, obs, resets, aux: bool = False, recorded=None):
+        """Sequence form: ``obs`` leaves ``(T, B, ...)``, ``resets`` bool ``(T, B)``;
+        ``recorded`` (optional): :meth:`recorded` of every acting step, leaves ``(T, B,
+        ...)``, which the memory reuses instead of recomputing (gradients do not flow
+        into it).
 
         Returns ``(carry, logits (T, B, sum(action_dims)), value (T, B))``, and with
         ``aux=True`` a fourth item, a dict with the auxiliary predictions that are
         configured: ``reconstruction`` float32 (T, B, 84, 84, 3) in (0, 1) and
         ``ground_truth`` float32 (T, B, ground_truth_dims).
         """
-        return self._run(carry, obs, resets, "__call__", aux)
+        return self._run(carry, obs, resets, "__call__", aux, recorded)
 
     def step(self, carry, obs, reset):
         """Acting form: ``obs`` leaves ``(B, ...)``, ``reset`` ``(B,)``."""

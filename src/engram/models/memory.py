@@ -64,6 +64,11 @@ class MemorySpec:
             CleanRL's ``ppo_trxl``) or ``"memo"`` (the Memo paper).
         hidden: ``settings -> int``, the width of the post-memory layer the paper pairs
             with the model (Transformer-XL: its own width); None: 512, the paper's GRU.
+        recorded: ``carry -> array``, what acting just computed that learning reuses
+            instead of recomputing it (Transformer-XL: the step's layer inputs, as CleanRL's
+            ``ppo_trxl`` stores them). The rollout keeps it per step, ``(T, B, ...)``, and
+            learning passes it to ``sequence(carry, xs, resets, recorded=...)``. None:
+            learning recomputes everything from the carry at the rollout's start.
     """
 
     name: str
@@ -78,6 +83,7 @@ class MemorySpec:
     defaults: Hashable = None
     paper: str = "memory-gym"
     hidden: Callable[[Any], int] | None = None
+    recorded: Callable[[Any], Any] | None = None
 
     def __post_init__(self):
         if self.paper not in PPO_RECIPES:

@@ -110,7 +110,8 @@ def minibatch_loss(policy, params, carry0, batch, ent_coef, key):
         params: the agent's parameters.
         carry0: the memory at the sequences' first step, leaves ``(B, ...)``.
         batch: time-major arrays ``(T, B, ...)``: ``obs``, ``reset``, ``action``, ``logp``,
-            ``value``, ``advantages``, ``returns``, ``ground_truth``.
+            ``value``, ``advantages``, ``returns``, ``ground_truth``, and ``recorded``
+            (what acting computed and the memory reuses) where the rollout kept it.
         ent_coef: the entropy coefficient of this update.
         key: draws the segment length of models with segments (``segment_jitter``).
 
@@ -121,7 +122,13 @@ def minibatch_loss(policy, params, carry0, batch, ent_coef, key):
     c = policy.config
     rngs = {"segments": key} if policy.segment_rng else None
     _, logits, values, aux = policy.agent.apply(
-        params, carry0, batch["obs"], batch["reset"], aux=True, rngs=rngs
+        params,
+        carry0,
+        batch["obs"],
+        batch["reset"],
+        aux=True,
+        recorded=batch.get("recorded"),
+        rngs=rngs,
     )
     logp, entropy = log_prob_entropy(logits, batch["action"], policy.dims)
     loss, metrics = ppo_loss(

@@ -25,7 +25,9 @@ def rollout(policy, ts, num_steps: int):
         ``terminated``, ``truncated`` (of the episode, inside a trial too),
         ``final_value`` (with ``bootstrap_truncation``: V of a truncated episode's last
         observation; else 0), ``logp`` float32 ``(T, B, n_components)`` and
-        ``ground_truth`` float32 ``(T, B, G)``; and sums over the episodes that ended:
+        ``ground_truth`` float32 ``(T, B, G)``, and ``recorded`` where the memory records
+        what acting computed (:meth:`engram.policy.Policy.recorded`); and sums over the
+        episodes that ended:
         ``episodes``, ``return_sum``, ``length_sum``, ``success_sum``, ``task/<key>`` for
         the task's metrics, and for trial tasks ``trials`` and ``trial_return_sum``.
     """
@@ -88,6 +90,9 @@ def rollout(policy, ts, num_steps: int):
             "final_value": final_value,
             "ground_truth": s.ground_truth,
         }
+        recorded = policy.recorded(carry)
+        if recorded is not None:
+            transition["recorded"] = recorded
         s = s.replace(
             env_state=env_state,
             obs=obs,

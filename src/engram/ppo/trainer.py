@@ -179,7 +179,8 @@ class Trainer:
         adv, ret = rollout_advantages(
             traj, next_value, c.gamma, c.gae_lambda, c.bootstrap_truncation
         )
-        batch = {k: traj[k] for k in ("obs", "reset", "action", "logp", "value", "ground_truth")}
+        keep = ("obs", "reset", "action", "logp", "value", "ground_truth", "recorded")
+        batch = {k: traj[k] for k in keep if k in traj}
         batch["advantages"], batch["returns"] = adv, ret
         ent_coef = self.ent_coef_schedule(ts.update)
         per_mb = c.num_envs // c.num_minibatches
