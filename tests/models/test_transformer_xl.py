@@ -1,6 +1,9 @@
-"""Transformer-XL memory: the protocol promise that ``sequence`` equals repeated ``step``,
-chunk chaining, episode isolation, the attention window, the carry and configuration checks
-(``src/engram/models/transformer_xl.py``). Tiny dimensions keep compilation short."""
+"""Transformer-XL memory: outputs against a NumPy loop written from CleanRL ``ppo_trxl``'s
+rules (which keys a step attends, the first step's uniform window, the reversed positional
+encoding), learning from ``recorded`` layer inputs, the protocol promise that ``sequence``
+equals repeated ``step``, chunk chaining, episode isolation, the attention window, the carry
+and configuration checks (``src/engram/models/transformer_xl.py``; the comparison with
+CleanRL itself is ``test_trxl_golden.py``). Tiny dimensions keep compilation short."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from engram.models.transformer_xl import (
     TransformerXLMemory,
     carry_bytes,
     check_transformer_xl_config,
+    episode_position_encoding,
+    recorded_step,
     sinusoidal_encoding,
     transformer_xl_initial_carry,
 )
@@ -37,10 +42,10 @@ VARIANTS = {
         "query_positional_encoding": True,
     },
     "no_pe": {"positional_encoding": False},
-    "window_1": {"memory_length": 1},
+    "window_2": {"memory_length": 2},
     "one_layer": {"num_layers": 1},
 }
-EQUALITY_VARIANTS = ["plain", "gated_query_pe", "window_1"]
+EQUALITY_VARIANTS = ["plain", "gated_query_pe", "window_2"]
 
 
 @functools.cache
@@ -126,7 +131,7 @@ def test_sequence_equals_repeated_step_random_resets(resets, seed):
     _assert_carry_equal(seq_carry, step_carry)
 
 
-@pytest.mark.parametrize("variant", ["plain", "window_1"])
+@pytest.mark.parametrize("variant", ["plain", "window_2"])
 def test_chunks_chain(variant):
     """Chunk A then chunk B from A's carry equals A+B at once: the carry holds exactly what
     later steps need (the second chunk's resets differ per env, one env never resets)."""
@@ -231,7 +236,7 @@ def test_sinusoidal_encoding():
     assert sinusoidal_encoding(jnp.zeros((2, 5), jnp.int32), 7).shape == (2, 5, 7)
 
 
-@pytest.mark.parametrize("variant", ["plain", "window_1"])
+@pytest.mark.parametrize("variant", ["plain", "window_2"])
 def test_initial_carry_and_bytes(variant):
     model, _, _, _ = _setup(variant)
     carry = model.initial_carry(B)
@@ -262,6 +267,8 @@ def test_defaults_follow_the_paper():
         ({"num_heads": 3}, "num_heads"),
         ({"num_heads": 0}, "num_heads"),
         ({"memory_length": 0}, "memory_length"),
+        ({"memory_length": 1}, "memory_length"),
+        ({"positional_encoding_horizon": 0}, "positional_encoding_horizon"),
         ({"num_layers": 0}, "num_layers"),
         ({"dim": 0}, "dim"),
     ],
@@ -282,8 +289,9 @@ def test_bad_config_raises(kwargs, name):
 
 
 def test_gradients_are_finite():
-    """The masked attention (a large negative logit, never a fully masked row) has finite,
-    non-zero gradients under ``jax.jit`` (every other test also runs the jitted model)."""
+    """The masked attention (a large negative logit; a row without any valid key takes the
+    empty window's value) has finite, non-zero gradients under ``jax.jit`` (every other test
+    also runs the jitted model)."""
     model, params, _, _ = _setup("plain")
     start = model.initial_carry(B)
     xs, resets = _xs(8, T), _resets(T, B, CHUNK_RESETS)
@@ -294,3 +302,163 @@ def test_gradients_are_finite():
     leaves = jax.tree.leaves(jax.jit(jax.grad(loss))(params))
     assert all(np.all(np.isfinite(g)) for g in leaves)
     assert all(np.abs(g).max() > 0 for g in leaves)
+
+
+# --- CleanRL ppo_trxl's rules, by hand -----------------------------------------------------
+
+
+def _np_layer_norm(x, p):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-5) * p["scale"] + p["bias"]
+
+
+def _np_encoding(step, dim, horizon=1024):
+    """CleanRL's table row ``step``: the sinusoid of ``horizon - 1 - step``."""
+    position = horizon - 1 - step
+    inv = 10000.0 ** (-np.arange(0, dim, 2) / dim)
+    return np.concatenate([np.sin(position * inv), np.cos(position * inv)])[:dim]
+
+
+def _np_attention(p, query, keys, dim, heads, uniform=False):
+    """CleanRL's MultiHeadAttention for one query ``(dim,)`` over ``keys`` ``(K, dim)``
+    (keys = values): per-head slices through shared projections, logits over sqrt(dim);
+    ``uniform``: every key masked, CleanRL's softmax of equal -1e20 logits is uniform."""
+    size = dim // heads
+    out = []
+    for h in range(heads):
+        part = slice(h * size, (h + 1) * size)
+        q = query[part] @ p["query"]["kernel"]
+        k = keys[:, part] @ p["key"]["kernel"]
+        v = keys[:, part] @ p["value"]["kernel"]
+        logits = k @ q / np.sqrt(dim)
+        w = np.ones_like(logits) if uniform else np.exp(logits - logits.max())
+        out.append((w / w.sum()) @ v)
+    return np.concatenate(out) @ p["out"]["kernel"] + p["out"]["bias"]
+
+
+def _np_reference(model, params, xs, resets):
+    """The memory's outputs ``(T, B, dim)`` by a per-environment, per-step loop in float64:
+    step ``t`` of an episode attends to the layer inputs (+ encoding) of its own episode's
+    steps ``max(0, t - L + 1) .. t - 1``; with none (``t = 0``) the softmax of CleanRL's
+    fully masked window is uniform over ``L`` empty slots (zeros + encoding of 0..L-1)."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params["params"])
+    xs, resets = np.asarray(xs, np.float64), np.asarray(resets)
+    dim, heads, window = model.dim, model.num_heads, model.memory_length
+    ys = np.zeros(xs.shape[:2] + (dim,))
+    for b in range(xs.shape[1]):
+        history = [[] for _ in range(model.num_layers)]  # this episode's layer inputs
+        for t in range(xs.shape[0]):
+            if resets[t, b]:
+                history = [[] for _ in range(model.num_layers)]
+            pos = len(history[0])  # the episode step
+            h = np.maximum(xs[t, b] @ p["embed"]["kernel"] + p["embed"]["bias"], 0.0)
+            for i in range(model.num_layers):
+                blk = p[f"block_{i}"]
+                history[i].append(h)
+                first = max(0, pos - window + 1)
+                if pos == 0:
+                    steps, inputs = range(window), [np.zeros(dim)] * window
+                else:
+                    steps, inputs = range(first, pos), history[i][first:pos]
+                mem = np.stack(
+                    [x + _np_encoding(s, dim) for x, s in zip(inputs, steps, strict=True)]
+                )
+                kv = _np_layer_norm(mem, blk["norm_kv"])
+                q = _np_layer_norm(h, blk["norm_q"])
+                h = h + _np_attention(blk["attention"], q, kv, dim, heads, pos == 0)
+                f = _np_layer_norm(h, blk["norm_mlp"]) @ blk["mlp"]["kernel"]
+                h = h + np.maximum(f + blk["mlp"]["bias"], 0.0)
+            ys[t, b] = h
+    return ys
+
+
+def test_outputs_follow_cleanrl_rules_by_hand():
+    """Two chained chunks (resets inside both, one environment never resetting, windows
+    sliding) against :func:`_np_reference` over the whole history."""
+    model, params, seq, _ = _setup("plain")
+    xs = _xs(9, 2 * T)
+    resets = _resets(2 * T, B, [(0, 0), (0, 1), (0, 2), (7, 0), (T + 2, 1), (T, 0)])
+    mid, ys_a = seq(model.initial_carry(B), xs[:T], resets[:T])
+    _, ys_b = seq(mid, xs[T:], resets[T:])
+    expected = _np_reference(model, params, xs, resets)
+    np.testing.assert_allclose(jnp.concatenate([ys_a, ys_b]), expected, rtol=0, atol=2e-5)
+
+
+def test_a_step_does_not_attend_to_itself():
+    """One block, window 2: step 1 attends to step 0 alone, so its output does not change
+    when its own layer input (as a key) would have mattered: replacing step 0's input
+    changes it, and the output of step 1 equals the by-hand value with step 0 as the only
+    key."""
+    model = TransformerXLMemory(num_layers=1, dim=DIM, num_heads=HEADS, memory_length=2)
+    xs, resets = _xs(10, 2), _resets(2, B, [(0, b) for b in range(B)])
+    params = model.init(jax.random.key(1), model.initial_carry(B), xs, resets)
+    _, ys = model.apply(params, model.initial_carry(B), xs, resets)
+    np.testing.assert_allclose(ys, _np_reference(model, params, xs, resets), atol=2e-5)
+    _, ys_other = model.apply(params, model.initial_carry(B), xs.at[0].multiply(-2.0), resets)
+    assert np.abs(ys_other[1] - ys[1]).max(axis=-1).min() > 1e-4
+
+
+def test_episode_position_encoding_is_the_reversed_table():
+    steps = jnp.array([0, 5, 118, 200])  # 200: past the horizon (negative positions)
+    pe = episode_position_encoding(steps, 16, 119)
+    expected = np.stack([_np_encoding(int(s), 16, 119) for s in steps])
+    np.testing.assert_allclose(pe, expected, rtol=0, atol=1e-5)
+
+
+def _acting(variant, carry, xs, resets):
+    """Steps one by one; returns the carry, the outputs and the recorded layer inputs."""
+    _, _, _, step = _setup(variant)
+    ys, recorded = [], []
+    for t in range(xs.shape[0]):
+        carry, y = step(carry, xs[t], resets[t])
+        ys.append(y)
+        recorded.append(recorded_step(carry))
+    return carry, jnp.stack(ys), jnp.stack(recorded)
+
+
+def test_recorded_step_is_the_layer_inputs():
+    """After a step, ``recorded_step`` holds its layer inputs: layer 0 is the embedded
+    input, ReLU(x W + b), computed here by hand."""
+    model, params, _, _ = _setup("plain")
+    xs, resets = _xs(11, 3), _resets(3, B, [(0, b) for b in range(B)])
+    _, _, recorded = _acting("plain", model.initial_carry(B), xs, resets)
+    assert recorded.shape == (3, B, LAYERS, DIM) and recorded.dtype == jnp.float32
+    p = params["params"]["embed"]
+    np.testing.assert_allclose(recorded[:, :, 0], nn.relu(xs @ p["kernel"] + p["bias"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["plain", "gated_query_pe"])
+def test_learning_from_recorded_layer_inputs(variant):
+    """``sequence(..., recorded=...)`` with what acting recorded gives acting's outputs and
+    carry; the gradient of step t's output reaches the inputs of step t only (keys and
+    values are constants), where without ``recorded`` it reaches earlier steps too."""
+    model, params, seq, _ = _setup(variant)
+    carry = _started_carry(variant)
+    xs, resets = _xs(12, T), _resets(T, B, CHUNK_RESETS)
+    act_carry, act_ys, recorded = _acting(variant, carry, xs, resets)
+    learn_carry, learn_ys = seq(carry, xs, resets, recorded)
+    np.testing.assert_allclose(learn_ys, act_ys, rtol=1e-5, atol=1e-5)
+    _assert_carry_equal(learn_carry, act_carry)
+
+    t = T - 1  # environment 2 never resets: steps 0..t-1 are in step t's window
+
+    def out_t(x, rec, memory):
+        c = carry._replace(memory=memory)
+        return jnp.sum(model.apply(params, c, x, resets, rec)[1][t, 2])
+
+    grad = jax.jit(jax.grad(out_t, argnums=(0, 1, 2)))
+    d_xs, d_rec, d_memory = grad(xs, recorded, carry.memory)
+    assert np.abs(d_xs[t, 2]).max() > 1e-4
+    np.testing.assert_array_equal(d_xs[:t], 0.0)
+    np.testing.assert_array_equal(d_rec, 0.0)
+    np.testing.assert_array_equal(d_memory, 0.0)
+    d_fresh = jax.jit(jax.grad(lambda x: out_t(x, None, carry.memory)))(xs)
+    assert np.abs(d_fresh[t - 1, 2]).max() > 1e-4
+
+
+def test_recorded_of_another_shape_raises():
+    model, params, _, _ = _setup("plain")
+    xs, resets = _xs(13, T), _resets(T, B, [])
+    with pytest.raises(ValueError, match="recorded"):
+        model.apply(params, model.initial_carry(B), xs, resets, jnp.zeros((T, B, LAYERS, 3)))

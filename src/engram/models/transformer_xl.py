@@ -1,40 +1,84 @@
-"""Transformer-XL as an episodic sliding-window memory, the way the Memory Gym paper pairs it
+"""Transformer-XL as an episodic sliding-window memory, exactly as the Memory Gym paper pairs it
 with PPO (Pleines et al., "Memory Gym: Towards Endless Tasks to Benchmark Memory
-Capabilities of Agents", §5.1, and CleanRL's ``ppo_trxl``).
+Capabilities of Agents", §5.1) in its published code, CleanRL's ``ppo_trxl``
+(``cleanrl/ppo_trxl/ppo_trxl.py``). ``tests/models/test_trxl_golden.py`` checks outputs, the
+PPO loss and its gradients against that file run under PyTorch
+(``scripts/golden_trxl.py``).
 
 The model follows the memory-model protocol of :mod:`engram.models.memory`:
 
 * ``initial_carry(batch_size)`` -> the empty memory (no parameters needed);
 * ``step(carry, x, reset) -> (carry, y)`` with ``x`` float32 ``(B, F)``, ``reset`` bool
   ``(B,)`` (clears the memory *before* ``x`` is read) and ``y`` float32 ``(B, dim)``;
-* ``sequence(carry, xs, resets) -> (carry, ys)`` with time-major ``xs`` ``(T, B, F)``,
-  ``resets`` ``(T, B)`` and ``ys`` ``(T, B, dim)``, equal to ``T`` calls of ``step``.
+* ``sequence(carry, xs, resets, recorded=None) -> (carry, ys)`` with time-major ``xs``
+  ``(T, B, F)``, ``resets`` ``(T, B)`` and ``ys`` ``(T, B, dim)``, equal to ``T`` calls of
+  ``step``.
 
-What a step sees. Step ``t`` of an episode (``t = 0`` at the reset step) embeds its input,
-``h = ReLU(Dense(x))``, and runs it through ``num_layers`` pre-LayerNorm blocks. Block ``l``
-attends from the step's own layer-``l`` input to the layer-``l`` inputs of the steps
-``t - memory_length + 1 .. t`` *of the same episode* (its own input included, so at most
-``memory_length`` keys and never an empty set). A reset empties the memory: nothing from an
-earlier episode is ever attended. Because the attended layer inputs of ``l >= 1`` were
-themselves computed from attention windows, the output at step ``t`` can depend on inputs as
-far back as ``num_layers * (memory_length - 1)`` steps, as in every Transformer-XL.
+What a step sees (each rule is CleanRL ``ppo_trxl``'s). Step ``t`` of an episode (``t = 0``
+at the reset step) embeds its input, ``h = ReLU(Dense(x))`` (CleanRL: the encoder's last
+``Linear(3136, trxl_dim)`` + ReLU), and runs it through ``num_layers`` pre-LayerNorm blocks.
+Block ``l`` attends from the step's own layer-``l`` input to the layer-``l`` inputs of the
+steps ``max(0, t - memory_length + 1) .. t - 1`` *of the same episode*: at most
+``memory_length - 1`` earlier steps, never the step itself (CleanRL's mask
+``tril(ones(L, L), diagonal=-1)`` indexed by ``min(t, L - 1)``, over the window of episode
+steps ``t - L + 1 .. t``). A reset empties the memory: nothing from an earlier episode is ever
+attended. Because the attended layer inputs of ``l >= 1`` were themselves computed from
+attention windows, the output at step ``t`` can depend on inputs as far back as
+``num_layers * (memory_length - 1)`` steps, as in every Transformer-XL.
 
-Block ``l`` (``mem`` are the attended layer inputs, ``pe`` the sinusoidal encoding of each
-step's position within its episode; the encoding is added to the raw layer inputs *before*
-their LayerNorm, as in CleanRL's ``ppo_trxl``, and the memory stores them without it)::
+The first step of an episode has no key at all. CleanRL then masks every slot of its window
+(the ``memory_length`` episode steps ``0 .. L - 1``, whose memory is still zeros) with logit
+``-1e20``, so the softmax is uniform over them: the attention output is the output projection
+of the mean over ``i = 0 .. L - 1`` of the value projections of ``LN_kv(0 + pe(i))``, the same
+for every query. This module reproduces that value wherever a query has no valid key (the
+reference's behaviour while acting; see "Learning" for its learning pass).
 
-    q = LN_q(h [+ pe(t)])            # "+ pe" only with query_positional_encoding
-    kv = LN_kv(mem + pe(positions))  # "+ pe" only with positional_encoding
+Block ``l`` (``mem`` are the attended layer inputs, ``pe`` the positional encoding of each
+step's position within its episode, added to the raw layer inputs of *every* layer before
+their LayerNorm, as CleanRL's ``Transformer.forward`` does; the memory stores them without
+it)::
+
+    q = LN_q(h [+ pe(t)])             # "+ pe" only with query_positional_encoding (engram's)
+    kv = LN_kv(mem + pe(positions))   # keys = values; "+ pe" only with positional_encoding
     a = MultiHeadAttention(q, kv, kv, mask)
-    h = h + a                         # gated: h = GRUGate(h, ReLU(a))
+    h = h + a                          # gated: h = GRUGate(h, ReLU(a))
     f = ReLU(Dense(LN(h)))
-    h = h + f                         # gated: h = GRUGate(h, f)
+    h = h + f                          # gated: h = GRUGate(h, f)
 
-The output ``y`` is the last block's ``h``. The hidden layer after the memory is the
-caller's (the Trunk's), not part of this module.
+The output ``y`` is the last block's ``h``. The hidden layer after the memory (CleanRL's
+``hidden_post_trxl``) is the caller's (the Trunk's), not part of this module.
+
+Attention (CleanRL's ``MultiHeadAttention``): the input of width ``dim`` is split into
+``num_heads`` slices of ``head = dim / num_heads`` features, and ONE bias-free
+``Dense(head)`` per role (query, key, value) projects every slice (weights shared by the
+heads); the logits are scaled by ``1 / sqrt(dim)`` (the full width, not the head size);
+masked logits are removed from the softmax; the heads' outputs, concatenated, go through an
+output ``Dense(dim)`` with bias. Keys and values are the same ``LN_kv`` output. LayerNorms use
+epsilon ``1e-5`` (``torch.nn.LayerNorm``'s default) and the exact two-pass variance.
+
+Positional encoding (CleanRL's ``PositionalEncoding``): the episode step ``p`` is encoded as
+the sinusoid of ``positional_encoding_horizon - 1 - p`` (``sin(s * w_i)`` in the first half of
+the features, ``cos(s * w_i)`` in the second, ``w_i = 10000 ** (-2 i / dim)``): CleanRL builds
+a table for ``max_episode_steps`` rows in reverse order and indexes it by the episode step.
+The horizon is the environment's episode cap, 1024 where it has none (CleanRL's fallback for
+the endless tasks). Past the horizon (endless episodes longer than 1024 steps, where CleanRL's
+table would be indexed out of range) the formula goes on with negative positions.
+
+Learning. CleanRL stores, while acting, the layer inputs of every step (detached) and its
+learner reuses them in every epoch: the keys and values of a sample's window are the stored
+acting-time layer inputs, only the queries are recomputed (the gradient flows through them).
+``sequence(..., recorded=r)`` does the same: ``r`` float32 ``(T, B, num_layers, dim)`` are the
+layer inputs of the chunk's steps as computed while acting (:func:`recorded_step` after each
+``step``); the keys and values of the chunk's steps are ``stop_gradient(r)`` and those of the
+carry ``stop_gradient(carry.memory)``. Without ``recorded`` (engram's option) the chunk's own
+layer inputs are recomputed, with their gradient. One difference with CleanRL's learner
+remains, on purpose: for the first step of an episode its learning pass averages the window of
+*stored* memories (episode steps ``0 .. L - 1`` as later acted, so the learner's output there
+differs from the actor's); here both use the acting-time value above, so acting and learning
+agree.
 
 The carry (:class:`TransformerXLCarry`, a NamedTuple, so a pytree of fixed shapes) holds only
-the window, with ``M = memory_length - 1``:
+the window, with ``M = memory_length - 1`` (exactly what the next step may attend):
 
 * ``memory`` float32 ``(B, M, num_layers, dim)``: the layer inputs of the episode's last
   ``M`` steps, oldest first (zeros in empty slots);
@@ -42,33 +86,34 @@ the window, with ``M = memory_length - 1``:
   empty slot;
 * ``step`` int32 ``(B,)``: the index within the episode of the next step to come.
 
-Why only the window: the reference PyTorch implementation caches every step's hidden states of
-the whole rollout (``num_steps x num_layers x dim`` per environment) so that the learner can
-gather each sample's window from them. Here the learner re-runs a chunk from the carry stored
-at the rollout start (exactly what a recurrent memory does), and ``sequence`` recomputes the
-chunk's own hidden states in one parallel pass; so the state per environment is
+Why only the window: CleanRL caches every step's layer inputs of the whole rollout
+(``num_steps x num_layers x dim`` per environment plus a ``max_episode_steps`` episode buffer)
+so that the learner can gather each sample's window from them. Here the learner re-runs a chunk
+from the carry stored at the rollout start (exactly what a recurrent memory does) and takes the
+chunk's own keys from ``recorded``; so the state per environment is
 ``(memory_length - 1) x num_layers x dim`` floats plus ``memory_length`` ints
 (:func:`carry_bytes`).
 
 ``sequence`` attends over the whole chunk at once: for each layer the keys are the ``M`` carry
-slots followed by the chunk's own ``T`` layer inputs, and a boolean mask (same episode, causal,
-within the window) selects them. Memory is ``O(T * (M + T))`` per head; there is no per-step
-loop (the only Python loop is over the ``num_layers`` blocks).
+slots followed by the chunk's own ``T`` layer inputs, and a boolean mask (same episode, strictly
+earlier, within the window) selects them. Memory is ``O(T * (M + T))`` per head; there is no
+per-step loop (the only Python loop is over the ``num_layers`` blocks).
 
 Defaults and their sources:
 
 * ``num_layers = 3``, ``dim = 384``, ``num_heads = 4``: Memory Gym paper §5.1 (and CleanRL
   ``ppo_trxl``: ``trxl_num_layers=3``, ``trxl_dim=384``, ``trxl_num_heads=4``);
-* ``memory_length = 256``: CleanRL ``ppo_trxl``'s ``trxl_memory_length`` default; the paper
-  uses 119 to 275 depending on the environment (the caller picks per task);
-* pre-LayerNorm, Xavier (Glorot uniform) kernels and zero biases, absolute sinusoidal
-  positional encoding added to the memory: CleanRL ``ppo_trxl`` / the paper;
+* ``memory_length = 256``; CleanRL's default is 119 and the paper uses 119 to 275 depending on
+  the environment (the caller picks per task, :func:`engram.presets.trxl_defaults`); at least 2
+  (with one slot a step could attend nothing);
+* ``positional_encoding_horizon = 1024``: CleanRL's horizon where an environment has no
+  episode cap (the configuration passes the cap where there is one);
+* pre-LayerNorm, absolute sinusoidal positional encoding added to the memory: CleanRL
+  ``ppo_trxl`` / the paper; initialisation is engram's (Xavier-uniform kernels, zero biases;
+  CleanRL keeps torch's default initialisation inside the transformer);
 * ``gated = False``: the paper's Transformer-XL is not gated; ``gated=True`` gives the GRU
   gating of GTrXL (Parisotto et al. 2020, "Stabilizing Transformers for Reinforcement
   Learning"), whose gate bias ``gate_bias = 2.0`` starts the blocks near the identity map.
-
-Attention uses the usual ``1 / sqrt(dim / num_heads)`` logit scale; query, key and value
-projections have no bias, the output projection has one.
 """
 
 from __future__ import annotations
@@ -81,11 +126,17 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from engram.models.memory import MemorySpec, register_memory
 
 _xavier = nn.initializers.xavier_uniform()
-_NEG = -1e30  # logit of a masked key; exp underflows to exactly 0
+_NEG = -1e30  # logit of a masked key; exp underflows to exactly 0 (CleanRL: -1e20)
+_LN_EPS = 1e-5  # torch.nn.LayerNorm's default epsilon, CleanRL ppo_trxl's
+
+
+def _layer_norm(name: str) -> nn.LayerNorm:
+    return nn.LayerNorm(epsilon=_LN_EPS, use_fast_variance=False, name=name)
 
 
 class TransformerXLCarry(NamedTuple):
@@ -103,11 +154,18 @@ class TransformerXLCarry(NamedTuple):
     step: jax.Array
 
 
-def check_transformer_xl_config(num_layers: int, dim: int, num_heads: int, memory_length: int):
+def check_transformer_xl_config(
+    num_layers: int,
+    dim: int,
+    num_heads: int,
+    memory_length: int,
+    positional_encoding_horizon: int = 1024,
+):
     """Raise ``ValueError`` (naming the attribute) for a configuration the model cannot run.
 
-    The trainer can call this before compiling anything; :class:`TransformerXLMemory` calls it
-    in ``setup``.
+    ``memory_length`` must be at least 2: a step attends to the ``memory_length - 1`` steps
+    before it (CleanRL ``ppo_trxl``), so a window of 1 would attend nothing. The trainer can
+    call this before compiling anything; :class:`TransformerXLMemory` calls it in ``setup``.
     """
     if num_layers < 1:
         raise ValueError(f"transformer_xl: num_layers must be >= 1, got {num_layers}")
@@ -117,8 +175,16 @@ def check_transformer_xl_config(num_layers: int, dim: int, num_heads: int, memor
         raise ValueError(f"transformer_xl: num_heads must be >= 1, got {num_heads}")
     if dim % num_heads:
         raise ValueError(f"transformer_xl: num_heads={num_heads} does not divide dim={dim}")
-    if memory_length < 1:
-        raise ValueError(f"transformer_xl: memory_length must be >= 1, got {memory_length}")
+    if memory_length < 2:
+        raise ValueError(
+            f"transformer_xl: memory_length must be >= 2 (a step attends to the "
+            f"memory_length - 1 steps before it), got {memory_length}"
+        )
+    if positional_encoding_horizon < 1:
+        raise ValueError(
+            "transformer_xl: positional_encoding_horizon must be >= 1, got "
+            f"{positional_encoding_horizon}"
+        )
 
 
 def transformer_xl_initial_carry(
@@ -142,37 +208,78 @@ def carry_bytes(num_layers: int, dim: int, memory_length: int) -> int:
     return 4 * (m * num_layers * dim + m + 1)
 
 
+def recorded_step(carry: TransformerXLCarry) -> jax.Array:
+    """What the last ``step`` wrote: the layer inputs of that step, float32
+    ``(B, num_layers, dim)`` (the newest slot of ``carry``, the carry ``step`` returned). A
+    rollout stores it per step and passes the stack, ``(T, B, num_layers, dim)``, as
+    ``recorded`` to :meth:`TransformerXLMemory.sequence` (CleanRL ``ppo_trxl`` stores the same
+    tensors, ``out_memories``, while acting).
+
+    Raises:
+        ValueError: the carry has no slot (a ``memory_length`` below 2).
+    """
+    if carry.memory.shape[1] < 1:
+        raise ValueError("recorded_step: the carry has no slot (memory_length must be >= 2)")
+    return carry.memory[:, -1]
+
+
+def _inverse_frequencies(dim: int) -> np.ndarray:
+    """float32 ``(ceil(dim / 2),)``: ``10000 ** (-2 i / dim)`` as CleanRL computes it
+    (``1e4 ** (-arange(0, dim, 2) / dim)``, the exponent rounded to float32 first), rounded
+    from float64; torch's float32 ``pow`` differs from it by one ulp for a few ``i`` at
+    some widths (relative 6e-8)."""
+    exponent = -np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)
+    return (10000.0 ** exponent.astype(np.float64)).astype(np.float32)
+
+
 def sinusoidal_encoding(positions: jax.Array, dim: int) -> jax.Array:
     """Absolute sinusoidal position encoding (Vaswani et al. 2017) of integer ``positions``
-    (any shape ``S``) -> float32 ``S + (dim,)``: ``sin(p * w_i)`` in the first ``ceil(dim/2)``
-    features and ``cos(p * w_i)`` after them (the sin/cos halves of CleanRL's ``ppo_trxl``),
-    ``w_i = 10000 ** (-2 i / dim)``. Computed for any position (no fixed table), so endless
-    episodes are fine."""
-    half = (dim + 1) // 2
-    freqs = jnp.exp(jnp.arange(half, dtype=jnp.float32) * (-2.0 * math.log(10000.0) / dim))
+    (any shape ``S``, negative allowed) -> float32 ``S + (dim,)``: ``sin(p * w_i)`` in the
+    first ``ceil(dim/2)`` features and ``cos(p * w_i)`` after them (the sin/cos halves of
+    CleanRL ``ppo_trxl``'s ``PositionalEncoding``), ``w_i = 10000 ** (-2 i / dim)``.
+    Computed for any position (no fixed table)."""
+    freqs = jnp.asarray(_inverse_frequencies(dim))
     angles = positions.astype(jnp.float32)[..., None] * freqs
     return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)[..., :dim]
 
 
+def episode_position_encoding(steps: jax.Array, dim: int, horizon: int) -> jax.Array:
+    """The encoding of episode steps ``steps`` (int, any shape ``S``) -> float32
+    ``S + (dim,)``: :func:`sinusoidal_encoding` of ``horizon - 1 - steps``, row ``steps`` of
+    CleanRL ``ppo_trxl``'s table ``PositionalEncoding(dim)(max_episode_steps)`` (built in
+    reverse order) with ``horizon = max_episode_steps``; past the horizon the positions go
+    negative."""
+    return sinusoidal_encoding(horizon - 1 - steps, dim)
+
+
 class _Attention(nn.Module):
-    """Multi-head attention; ``mask`` ``(B, T, K)`` is True where query may see key."""
+    """CleanRL ``ppo_trxl``'s multi-head attention (see the module docstring). ``mask``
+    ``(B, T, K)`` is True where a query may see a key; ``empty_kv`` ``(L, dim)`` are the
+    normalised empty window slots whose mean value a query with no valid key receives."""
 
     dim: int
     num_heads: int
 
     @nn.compact
-    def __call__(self, q_in, kv_in, mask):
-        heads, head_dim = self.num_heads, self.dim // self.num_heads
+    def __call__(self, q_in, kv_in, mask, empty_kv):
+        heads, size = self.num_heads, self.dim // self.num_heads
 
-        def project(x, name):
-            y = nn.Dense(self.dim, use_bias=False, kernel_init=_xavier, name=name)(x)
-            return y.reshape(y.shape[:-1] + (heads, head_dim))
+        def split(x):
+            return x.reshape(x.shape[:-1] + (heads, size))
 
-        q, k, v = project(q_in, "query"), project(kv_in, "key"), project(kv_in, "value")
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(head_dim)
+        def shared(name):  # one projection for every head's slice
+            return nn.Dense(size, use_bias=False, kernel_init=_xavier, name=name)
+
+        value = shared("value")
+        q, k, v = shared("query")(split(q_in)), shared("key")(split(kv_in)), value(split(kv_in))
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self.dim)
         logits = jnp.where(mask[:, None], logits, _NEG)
         weights = jax.nn.softmax(logits, axis=-1)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(q_in.shape[:-1] + (self.dim,))
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        # No valid key: CleanRL's softmax over a fully masked window is uniform.
+        empty = jnp.mean(value(split(empty_kv)), axis=0)  # (heads, size)
+        out = jnp.where(jnp.any(mask, axis=-1)[..., None, None], out, empty)
+        out = out.reshape(q_in.shape[:-1] + (self.dim,))
         return nn.Dense(self.dim, kernel_init=_xavier, name="out")(out)
 
 
@@ -200,7 +307,9 @@ class _GRUGate(nn.Module):
 
 
 class _Block(nn.Module):
-    """One pre-LayerNorm Transformer-XL block (see the module docstring)."""
+    """One pre-LayerNorm Transformer-XL block, CleanRL ``ppo_trxl``'s ``TransformerLayer``
+    (see the module docstring); ``empty_in`` ``(L, dim)`` are the raw empty window slots
+    (``0 + pe``) for queries without a valid key."""
 
     dim: int
     num_heads: int
@@ -208,15 +317,17 @@ class _Block(nn.Module):
     gate_bias: float
 
     @nn.compact
-    def __call__(self, h, kv_in, q_pe, mask):
-        q = nn.LayerNorm(name="norm_q")(h + q_pe)
-        kv = nn.LayerNorm(name="norm_kv")(kv_in)
-        a = _Attention(self.dim, self.num_heads, name="attention")(q, kv, mask)
+    def __call__(self, h, kv_in, q_pe, mask, empty_in):
+        q = _layer_norm("norm_q")(h + q_pe)
+        norm_kv = _layer_norm("norm_kv")
+        a = _Attention(self.dim, self.num_heads, name="attention")(
+            q, norm_kv(kv_in), mask, norm_kv(empty_in)
+        )
         if self.gated:
             h = _GRUGate(self.dim, self.gate_bias, name="gate_attention")(h, nn.relu(a))
         else:
             h = h + a
-        f = nn.Dense(self.dim, kernel_init=_xavier, name="mlp")(nn.LayerNorm(name="norm_mlp")(h))
+        f = nn.Dense(self.dim, kernel_init=_xavier, name="mlp")(_layer_norm("norm_mlp")(h))
         f = nn.relu(f)
         if self.gated:
             return _GRUGate(self.dim, self.gate_bias, name="gate_mlp")(h, f)
@@ -225,11 +336,14 @@ class _Block(nn.Module):
 
 class TransformerXLMemory(nn.Module):
     """Transformer-XL episodic sliding-window memory (Memory Gym paper §5.1, CleanRL
-    ``ppo_trxl``); the architecture, carry and defaults are described in the module docstring.
+    ``ppo_trxl``); the architecture, the attention window, the carry, learning from
+    ``recorded`` layer inputs and the defaults are described (with their sources) in the
+    module docstring.
 
     Shapes (``M = memory_length - 1``): ``step`` maps ``x`` float32 ``(B, F)`` and ``reset``
     bool ``(B,)`` to ``y`` float32 ``(B, dim)``; ``sequence`` maps time-major ``xs``
-    ``(T, B, F)`` and ``resets`` ``(T, B)`` to ``ys`` ``(T, B, dim)``. The carry is a
+    ``(T, B, F)``, ``resets`` ``(T, B)`` and optionally ``recorded`` float32
+    ``(T, B, num_layers, dim)`` to ``ys`` ``(T, B, dim)``. The carry is a
     :class:`TransformerXLCarry`: ``memory`` float32 ``(B, M, num_layers, dim)``,
     ``positions`` int32 ``(B, M)`` (``-1`` = empty slot), ``step`` int32 ``(B,)``.
 
@@ -237,18 +351,25 @@ class TransformerXLMemory(nn.Module):
         num_layers: blocks (paper / CleanRL: 3).
         dim: embedding width (paper / CleanRL: 384).
         num_heads: attention heads, must divide ``dim`` (paper / CleanRL: 4).
-        memory_length: attention window in steps, the current one included (CleanRL default
-            256; the paper uses 119 to 275 by environment).
-        positional_encoding: add the sinusoidal encoding of each step's episode position to
-            the memory (keys and values) before their LayerNorm (paper / CleanRL: yes).
-        query_positional_encoding: add it to the query too (not in CleanRL; off).
+        memory_length: window in steps, the current one included; a step attends to the
+            ``memory_length - 1`` before it (CleanRL's ``trxl_memory_length``, default 119;
+            the paper uses 119 to 275 by environment). At least 2.
+        positional_encoding: add the encoding of each step's episode position to the
+            memory (keys and values) of every layer before their LayerNorm (paper /
+            CleanRL: yes).
+        query_positional_encoding: add it to the query too (engram's; not in CleanRL; off).
         gated: GTrXL GRU gating instead of residual sums (paper: not gated).
         gate_bias: initial GTrXL gate bias ``b_g`` (Parisotto et al. 2020 use 2).
+        positional_encoding_horizon: CleanRL's ``max_episode_steps``: episode step ``p`` is
+            encoded as the sinusoid of ``horizon - 1 - p``; the environment's episode cap,
+            1024 where there is none (CleanRL's fallback).
 
     Raises:
         ValueError: in ``setup``, naming the attribute, if ``num_heads`` does not divide
-            ``dim`` or ``num_layers``, ``num_heads``, ``dim`` or ``memory_length`` is below 1
-            (see :func:`check_transformer_xl_config`).
+            ``dim``, ``num_layers``, ``num_heads``, ``dim`` or ``positional_encoding_horizon``
+            is below 1 or ``memory_length`` below 2 (see
+            :func:`check_transformer_xl_config`); in ``sequence``, naming ``recorded``, for a
+            ``recorded`` of another shape than ``(T, B, num_layers, dim)``.
     """
 
     num_layers: int = 3
@@ -259,9 +380,16 @@ class TransformerXLMemory(nn.Module):
     query_positional_encoding: bool = False
     gated: bool = False
     gate_bias: float = 2.0
+    positional_encoding_horizon: int = 1024
 
     def setup(self):
-        check_transformer_xl_config(self.num_layers, self.dim, self.num_heads, self.memory_length)
+        check_transformer_xl_config(
+            self.num_layers,
+            self.dim,
+            self.num_heads,
+            self.memory_length,
+            self.positional_encoding_horizon,
+        )
         self.embed = nn.Dense(self.dim, kernel_init=_xavier, name="embed")
         self.blocks = [
             _Block(self.dim, self.num_heads, self.gated, self.gate_bias, name=f"block_{i}")
@@ -273,8 +401,17 @@ class TransformerXLMemory(nn.Module):
             batch_size, self.num_layers, self.dim, self.memory_length
         )
 
-    def sequence(self, carry: TransformerXLCarry, xs, resets):
-        t_len = xs.shape[0]
+    def _encode(self, steps):
+        return episode_position_encoding(steps, self.dim, self.positional_encoding_horizon)
+
+    def sequence(self, carry: TransformerXLCarry, xs, resets, recorded=None):
+        """``T`` steps at once (shapes in the class docstring). With ``recorded`` float32
+        ``(T, B, num_layers, dim)`` (the layer inputs the chunk's steps had while acting,
+        :func:`recorded_step`), the keys and values of the chunk's steps are
+        ``stop_gradient(recorded)`` and those of the carry ``stop_gradient(carry.memory)``,
+        the queries the fresh layer inputs (CleanRL ``ppo_trxl``'s learner); the returned
+        carry then holds ``recorded`` too. Returns ``(carry, ys)``."""
+        t_len, batch = xs.shape[0], xs.shape[1]
         resets = jnp.asarray(resets, bool).T  # (B, T), batch-major from here on
         time = jnp.arange(t_len, dtype=jnp.int32)
         # Index of the latest reset at or before each step (-1: none in this chunk).
@@ -289,21 +426,38 @@ class TransformerXLMemory(nn.Module):
         mask = (
             (k_ep[:, None, :] == q_ep[:, :, None])
             & (kp >= 0)
-            & (kp <= qp)
+            & (kp < qp)
             & (qp - kp < self.memory_length)
-        )  # (B, T, M + T); the diagonal (a step's own key) is always True.
+        )  # (B, T, M + T): the same episode's steps t - L + 1 .. t - 1 (CleanRL's tril(-1)).
 
         zero = jnp.zeros((), jnp.float32)
-        k_pe = sinusoidal_encoding(jnp.maximum(k_pos, 0), self.dim)
-        k_pe = k_pe if self.positional_encoding else zero
-        q_pe = sinusoidal_encoding(q_pos, self.dim) if self.query_positional_encoding else zero
+        window = jnp.arange(self.memory_length, dtype=jnp.int32)  # CleanRL's step-0 window
+        if self.positional_encoding:
+            k_pe = self._encode(jnp.maximum(k_pos, 0))
+            empty_in = self._encode(window)
+        else:
+            k_pe = zero
+            empty_in = jnp.zeros((self.memory_length, self.dim), jnp.float32)
+        q_pe = self._encode(q_pos) if self.query_positional_encoding else zero
+
+        past = carry.memory
+        if recorded is not None:
+            want = (t_len, batch, self.num_layers, self.dim)
+            if tuple(recorded.shape) != want:
+                raise ValueError(
+                    f"recorded: got shape {tuple(recorded.shape)}, expected (T, B, num_layers, "
+                    f"dim) = {want}"
+                )
+            own = jax.lax.stop_gradient(jnp.swapaxes(recorded, 0, 1).astype(jnp.float32))
+            past = jax.lax.stop_gradient(past)
 
         h = nn.relu(self.embed(jnp.swapaxes(xs, 0, 1).astype(jnp.float32)))  # (B, T, dim)
         layer_inputs = []
         for i, block in enumerate(self.blocks):
-            keys = jnp.concatenate([carry.memory[:, :, i], h], axis=1)  # (B, M + T, dim)
+            mine = h if recorded is None else own[:, :, i]
+            keys = jnp.concatenate([past[:, :, i], mine], axis=1)  # (B, M + T, dim)
             layer_inputs.append(keys)
-            h = block(h, keys + k_pe, q_pe, mask)
+            h = block(h, keys + k_pe, q_pe, mask, empty_in)
 
         # New carry: the last M key slots, keeping only those of the episode still ongoing.
         keep = ((k_ep == q_ep[:, -1:]) & (k_pos >= 0))[:, t_len:]
@@ -316,17 +470,20 @@ class TransformerXLMemory(nn.Module):
         return new_carry, jnp.swapaxes(h, 0, 1)
 
     def step(self, carry: TransformerXLCarry, x, reset):
+        """One step: ``x`` ``(B, F)``, ``reset`` ``(B,)`` -> ``(carry, y (B, dim))``; the
+        step's layer inputs are then :func:`recorded_step` of the returned carry."""
         carry, ys = self.sequence(carry, x[None], reset[None])
         return carry, ys[0]
 
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
+    def __call__(self, carry, xs, resets, recorded=None):
+        return self.sequence(carry, xs, resets, recorded)
 
 
 @dataclass(frozen=True)
 class TransformerXLSettings:
     """Architecture of the ``trxl`` memory (hashable, so it can be a module attribute).
-    Fields as :class:`TransformerXLMemory`'s."""
+    Fields as :class:`TransformerXLMemory`'s (``positional_encoding_horizon``: the episode
+    cap of the environment, 1024 without one, as CleanRL ``ppo_trxl``)."""
 
     num_layers: int = 3
     dim: int = 384
@@ -335,16 +492,22 @@ class TransformerXLSettings:
     positional_encoding: bool = True
     query_positional_encoding: bool = False
     gated: bool = False
+    positional_encoding_horizon: int = 1024
 
 
 def _validate_config(c) -> None:
-    """The ``trxl_*`` fields of a ``TrainConfig``: positive sizes, heads that divide the
-    width, a window no longer than the longest episode."""
+    """The ``trxl_*`` fields of a ``TrainConfig``: positive sizes, a window of at least 2
+    steps, heads that divide the width, a window no longer than the longest episode."""
     for name in ("trxl_num_layers", "trxl_dim", "trxl_num_heads", "trxl_memory_length"):
         value = getattr(c, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name}: got {value!r}, must be a positive integer")
     t = c.trxl_settings()
+    if t.memory_length < 2:
+        raise ValueError(
+            f"trxl_memory_length: got {t.memory_length}, must be >= 2 (a step attends to "
+            "the trxl_memory_length - 1 steps before it)"
+        )
     if t.dim % t.num_heads:
         raise ValueError(f"trxl_num_heads: got {t.num_heads}, must divide trxl_dim ({t.dim})")
     cap = c.episode_cap()
@@ -354,6 +517,9 @@ def _validate_config(c) -> None:
             f"of {c.env} ({cap} steps); use at most {cap}"
         )
 
+
+# Derived from the environment, not a TrainConfig field: left out of a run's config.json.
+_DERIVED = ("positional_encoding_horizon",)
 
 register_memory(
     MemorySpec(
@@ -368,7 +534,9 @@ register_memory(
         hidden=lambda t: t.dim,  # CleanRL ppo_trxl: hidden_post_trxl is trxl_dim wide
         defaults=TransformerXLSettings(),
         resolved=lambda c: {
-            f"trxl_{k}": v for k, v in dataclasses.asdict(c.trxl_settings()).items()
+            f"trxl_{k}": v
+            for k, v in dataclasses.asdict(c.trxl_settings()).items()
+            if k not in _DERIVED
         },
     )
 )
