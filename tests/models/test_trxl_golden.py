@@ -7,9 +7,10 @@ embedding and blocks, CleanRL's ``hidden_post_trxl`` as the Trunk's body, the ac
 concatenated as the policy head, the critic as the value head), then
 
 * acting, step by step over two rollouts with episode ends inside them and windows that
-  slide: logits, values and the stored layer inputs (``recorded_step``);
-* learning, ``sequence`` over the second rollout from the carry at its start with
-  ``recorded``: logits and values;
+  slide: logits, values and the stored layer inputs (the trxl spec's ``recorded``,
+  :func:`engram.models.transformer_xl.recorded_step`);
+* learning, ``ActorCritic.__call__`` over the second rollout from the carry at its start with
+  ``recorded`` (what acting stored, ``ActorCritic.recorded``): logits and values;
 * the PPO loss terms of :func:`engram.ppo.loss.ppo_loss` and the gradients of the total loss
   with respect to every parameter.
 
@@ -26,13 +27,12 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from engram.models import ActorCritic, TransformerXLSettings
-from engram.models.transformer_xl import episode_position_encoding, recorded_step
+from engram.models.transformer_xl import episode_position_encoding
 from engram.ppo.loss import ppo_loss
 
 DATA = Path(__file__).parent / "data" / "trxl_cleanrl_golden.npz"
@@ -140,15 +140,6 @@ def _to_torch(tree: dict) -> dict:
     return out
 
 
-def _learn(agent, carry, obs, resets, recorded):
-    """The learning pass of the test: ``ActorCritic``'s layout with ``recorded`` passed to
-    the memory (bound submodules of ``agent``; ``ActorCritic.apply(..., method=_learn)``)."""
-    trunk = agent.trunk
-    _, y = trunk.mem.sequence(carry, trunk._features(obs), resets, recorded=recorded)
-    h = nn.relu(trunk.body(y))
-    return agent.policy(h), agent.value(h)[..., 0]
-
-
 def _component_logp_entropy(logits, actions):
     """Per-component log-probabilities ``(..., K)`` and the summed entropy ``(...)``."""
     parts = jnp.split(logits, np.cumsum(ACTION_DIMS)[:-1], axis=-1)
@@ -193,7 +184,7 @@ def _golden():
         carry, step_logits, step_values = step(params, carry, obs[s], resets[s])
         logits.append(step_logits)
         values.append(step_values)
-        recorded.append(recorded_step(carry))
+        recorded.append(agent.recorded(carry))  # the trxl spec's recorded_step
     acting = {
         "logits": np.stack(logits),
         "values": np.stack(values),
@@ -228,7 +219,7 @@ def test_learning_pass_with_recorded_layer_inputs():
     shows CleanRL's learner differing from its own actor (by 0.06 in the logits)."""
     g, agent, params, acting = _golden()
     sl = slice(FIRST_ROLLOUT, None)
-    learn = jax.jit(functools.partial(agent.apply, method=_learn))
+    learn = jax.jit(lambda p, c, o, r, rec: agent.apply(p, c, o, r, recorded=rec)[1:])
     logits, values = learn(
         params, acting["carry0"], jnp.asarray(g["obs"][sl]), jnp.asarray(g["reset"][sl]),
         acting["recorded"][sl],
@@ -255,8 +246,8 @@ def test_loss_and_gradients():
     mask = jnp.asarray(g["loss_mask"], jnp.float32)
 
     def loss_fn(p):
-        logits, values = agent.apply(
-            p, acting["carry0"], obs, resets, acting["recorded"][sl], method=_learn
+        _, logits, values = agent.apply(
+            p, acting["carry0"], obs, resets, recorded=acting["recorded"][sl]
         )
         logp, entropy = _component_logp_entropy(logits, actions)
         return ppo_loss(

@@ -532,6 +532,7 @@ register_memory(
         ),
         validate=_validate_config,
         hidden=lambda t: t.dim,  # CleanRL ppo_trxl: hidden_post_trxl is trxl_dim wide
+        recorded=recorded_step,  # CleanRL ppo_trxl: the learner reuses acting's layer inputs
         defaults=TransformerXLSettings(),
         resolved=lambda c: {
             f"trxl_{k}": v
