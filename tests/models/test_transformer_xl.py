@@ -386,10 +386,9 @@ def test_outputs_follow_cleanrl_rules_by_hand():
 
 
 def test_a_step_does_not_attend_to_itself():
-    """One block, window 2: step 1 attends to step 0 alone, so its output does not change
-    when its own layer input (as a key) would have mattered: replacing step 0's input
-    changes it, and the output of step 1 equals the by-hand value with step 0 as the only
-    key."""
+    """One block, window 2: step 1 attends to step 0 alone (its own layer input is no key):
+    its output equals the by-hand value with step 0 as the only key, and changing step 0's
+    input changes it."""
     model = TransformerXLMemory(num_layers=1, dim=DIM, num_heads=HEADS, memory_length=2)
     xs, resets = _xs(10, 2), _resets(2, B, [(0, b) for b in range(B)])
     params = model.init(jax.random.key(1), model.initial_carry(B), xs, resets)
