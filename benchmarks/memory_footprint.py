@@ -220,14 +220,15 @@ def carry_bytes(model: str, context: int, sizes: Sizes) -> int:
 
 def attended(model: str, context: int, sizes: Sizes) -> int:
     """Keys each layer's query attends to at step ``context`` (1-based) of a memory episode:
-    0 for the GRU (no attention), ``min(context, window)`` for TrXL and
+    0 for the GRU (no attention), ``min(context, window) - 1`` for TrXL (the earlier
+    steps of its window; the first step's output does not depend on its query) and
     :func:`engram.models.memo.attended_tokens` (with ``max_context = context``) for FCT,
     Memo and RMT."""
     _check_model(model)
     if model == "gru":
         return 0
     if model == "trxl":
-        return min(context, sizes.trxl_window)
+        return min(context, sizes.trxl_window) - 1
     return int(attended_tokens(model, context, context, sizes.segment_length, sizes.summary_length))
 
 
@@ -261,19 +262,22 @@ def gru_flops(features: int, hidden: int) -> int:
     return 2 * features * 3 * hidden + 2 * hidden * 3 * hidden
 
 
-def trxl_flops(features: int, num_layers: int, dim: int, keys: int) -> int:
-    """FLOPs of one Transformer-XL step attending to ``keys`` window steps (its own
-    included): the input embedding ``2 F D`` and, per block,
+def trxl_flops(features: int, num_layers: int, dim: int, num_heads: int, keys: int) -> int:
+    """FLOPs of one Transformer-XL step attending to ``keys`` earlier window steps (a step
+    never attends to itself, as in CleanRL's ``ppo_trxl``): the input embedding ``2 F D``
+    and, per block (the query, key and value projections are one ``D/H x D/H`` matrix
+    applied to each of the ``H`` heads, CleanRL's layout),
 
-    * ``2 D^2`` query projection of the step;
-    * ``4 K D^2`` key and value projections of all ``K`` window steps: the carry holds the
-      blocks' *inputs* (positional encoding and LayerNorm come before the projections), so
-      the keys and values are recomputed at every step;
+    * ``2 D^2 / H`` query projection of the step;
+    * ``4 K D^2 / H`` key and value projections of the ``K`` window steps: the carry holds
+      the blocks' *inputs* (positional encoding and LayerNorm come before the projections),
+      so the keys and values are recomputed at every step;
     * ``4 K D`` attention scores and weighted sum;
     * ``2 D^2`` output projection and ``2 D^2`` the block's dense layer.
     """
-    d = dim
-    return 2 * features * d + num_layers * (6 * d * d + 4 * keys * d * d + 4 * keys * d)
+    d, h = dim, num_heads
+    per_block = 2 * d * d // h + 4 * keys * d * d // h + 4 * keys * d + 4 * d * d
+    return 2 * features * d + num_layers * per_block
 
 
 def fct_flops(features: int, num_layers: int, width: int, mlp_hidden: int, keys: int) -> int:
@@ -331,7 +335,7 @@ def flops_per_step(model: str, context: int, sizes: Sizes) -> float:
         return float(gru_flops(s.features, s.gru_hidden))
     keys = attended(model, context, sizes)
     if model == "trxl":
-        return float(trxl_flops(s.features, s.trxl_layers, s.trxl_dim, keys))
+        return float(trxl_flops(s.features, s.trxl_layers, s.trxl_dim, s.trxl_heads, keys))
     if model == "fct":
         return float(fct_flops(s.features, s.num_layers, s.width, s.mlp_hidden, keys))
     return memo_flops(
