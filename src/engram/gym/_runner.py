@@ -1,0 +1,233 @@
+"""Compiled reset and step of the Gymnasium adapters (one call and one transfer each).
+
+Internal to :mod:`engram.gym`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engram.core.environment import Environment
+from engram.core.wrappers import NextStepAutoReset, autoreset_step_batch
+
+#: The vector adapter's autoreset modes (values of Gymnasium's ``AutoresetMode``).
+NEXT_STEP, SAME_STEP = "NextStep", "SameStep"
+
+
+class _Bytes:
+    """Packs a pytree of arrays (fixed shapes and dtypes; PRNG keys as their data) into one
+    flat uint8 array and back. Calling a compiled function costs microseconds per argument
+    and result leaf, and an environment's state and params have dozens: the adapters pass
+    each as one buffer and return the small results packed likewise."""
+
+    def __init__(self, example):
+        leaves, self.tree = jax.tree.flatten(example)
+        self.specs = []
+        for x in leaves:
+            is_key = jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+            if is_key:
+                x = jax.eval_shape(jax.random.key_data, x)
+            dtype = np.dtype(x.dtype)
+            stored = np.dtype(np.uint8) if dtype == np.bool_ else dtype
+            nbytes = int(np.prod(x.shape, dtype=np.int64)) * stored.itemsize
+            self.specs.append((tuple(x.shape), dtype, stored, nbytes, is_key))
+
+    @staticmethod
+    def pack(tree) -> jax.Array:
+        """The tree's bytes, flat uint8 (traced, or on the host with NumPy leaves)."""
+        parts = []
+        for x in jax.tree.leaves(tree):
+            if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+                x = jax.random.key_data(x)
+            x = jnp.asarray(x)
+            if x.dtype == jnp.bool_:
+                x = x.astype(jnp.uint8)
+            if x.dtype.itemsize > 1:
+                x = jax.lax.bitcast_convert_type(x, jnp.uint8)
+            parts.append(x.reshape(-1))
+        return jnp.concatenate(parts) if parts else jnp.zeros(0, jnp.uint8)
+
+    def unpack(self, buffer: jax.Array):
+        """The tree back from :meth:`pack`'s bytes (traced)."""
+        leaves, offset = [], 0
+        for shape, dtype, stored, nbytes, is_key in self.specs:
+            x = buffer[offset : offset + nbytes]
+            offset += nbytes
+            if stored.itemsize > 1:
+                x = jax.lax.bitcast_convert_type(x.reshape(-1, stored.itemsize), stored)
+            x = x.reshape(shape)
+            if dtype == np.bool_:
+                x = x != 0
+            leaves.append(jax.random.wrap_key_data(x) if is_key else x)
+        return jax.tree.unflatten(self.tree, leaves)
+
+    def unpack_host(self, buffer: np.ndarray):
+        """NumPy views of :meth:`pack`'s bytes (no PRNG keys)."""
+        leaves, offset = [], 0
+        for shape, dtype, stored, nbytes, _ in self.specs:
+            leaf = buffer[offset : offset + nbytes].view(stored).reshape(shape)
+            offset += nbytes
+            leaves.append(leaf.astype(bool) if dtype == np.bool_ else leaf)
+        return jax.tree.unflatten(self.tree, leaves)
+
+
+#: Results of at most this many bytes are packed into one buffer; larger ones (the
+#: frames) come back as they are (copying them into the buffer would cost more).
+_PACK_BYTES = 4096
+
+
+class _Results:
+    """The outputs of a compiled call: the small leaves packed into one buffer, the large
+    ones as they are; both fetched in one transfer and rebuilt into the tree."""
+
+    def __init__(self, shapes):
+        leaves, self.tree = jax.tree.flatten(shapes)
+        self.small = [x.size * x.dtype.itemsize <= _PACK_BYTES for x in leaves]
+        self.bytes = _Bytes([x for x, s in zip(leaves, self.small, strict=True) if s])
+
+    def split(self, outputs):
+        """Traced: ``(packed small leaves, [large leaves])``."""
+        leaves = jax.tree.leaves(outputs)
+        small = [x for x, s in zip(leaves, self.small, strict=True) if s]
+        return _Bytes.pack(small), [x for x, s in zip(leaves, self.small, strict=True) if not s]
+
+    def fetch(self, split):
+        # np.asarray per array: jax.device_get walks the tree and costs about 100
+        # microseconds more per call on CPU, as much as a whole Mortar Mayhem step.
+        small, large = split
+        small = iter(self.bytes.unpack_host(np.asarray(small)))
+        large = iter([np.asarray(x) for x in large])
+        leaves = [next(small) if s else next(large) for s in self.small]
+        return jax.tree.unflatten(self.tree, leaves)
+
+
+class _Runner:
+    """The compiled reset and step of one environment configuration, batch size and
+    autoreset mode, for one layout of params. The adapter's key and state travel between
+    calls as one device buffer (the *carry*), params as another; each call is one compiled
+    call and one transfer of what it returns.
+
+    ``reset(key) -> (carry, (obs, info))``, ``step(carry, action) -> (carry, (obs,
+    reward, terminated, truncated, info))``, ``env_state(carry)`` the core state (batched
+    for a vector adapter), ``debug(carry)`` the debug view(s), uint8 ``([N,] 84, 84, 3)``.
+    ``num_envs``: the vector adapter's batch (``vmap``); None: one environment.
+    ``mode``: the vector adapter's autoreset, :data:`NEXT_STEP` or :data:`SAME_STEP`
+    (then ``info`` also holds ``final_obs`` and, under ``"reset_info"``, the reset info of
+    the state each environment is in after the step).
+    """
+
+    def __init__(self, env: Environment, num_envs: int | None, params, mode: str = NEXT_STEP):
+        batched = num_envs is not None
+        if not batched:
+            env_reset, env_step, reset_info = env.reset, env.step, env.reset_info
+
+            def core_state(state):
+                return state
+        elif mode == NEXT_STEP:
+            wrapped = NextStepAutoReset(env)
+            env_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
+            env_step = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))
+            base = jax.vmap(env.reset_info, in_axes=(0, None))
+
+            def core_state(state):
+                return state.env_state
+
+            def reset_info(state, params):
+                return base(state.env_state, params)
+        else:  # SAME_STEP: the batch's resets behind one lax.cond on "any finished"
+            env_reset = jax.vmap(env.reset, in_axes=(0, None))
+            reset_info = jax.vmap(env.reset_info, in_axes=(0, None))
+
+            def core_state(state):
+                return state
+
+            def env_step(keys, states, actions, params):
+                obs, states, reward, term, trunc, info = autoreset_step_batch(
+                    env, keys, states, actions, params
+                )
+                info = dict(info, reset_info=reset_info(states, params))
+                return obs, states, reward, term, trunc, info
+
+        def split(key):
+            key, k = jax.random.split(key)
+            return key, (jax.random.split(k, num_envs) if batched else k)
+
+        def reset(key, params):
+            key, k = split(key)
+            obs, state = env_reset(k, params)
+            return (key, state), (obs, reset_info(state, params))
+
+        def step(carry, action, params):
+            key, k = split(carry[0])
+            obs, state, reward, terminated, truncated, info = env_step(k, carry[1], action, params)
+            return (key, state), (obs, reward, terminated, truncated, info)
+
+        key = jax.random.key(0)
+        carry, reset_out = jax.eval_shape(reset, key, params)
+        self.params_bytes = _Bytes(params)
+        self.carry = _Bytes(carry)
+        self.reset_results = _Results(reset_out)
+        action_shape = jax.eval_shape(env.action_space.sample, key).shape
+        example_action = jax.ShapeDtypeStruct(
+            ((num_envs,) if batched else ()) + tuple(action_shape), jnp.int32
+        )
+        _, step_out = jax.eval_shape(step, carry, example_action, params)
+        self.step_results = _Results(step_out)
+
+        def reset_packed(key_data, params_buffer):
+            params = self.params_bytes.unpack(params_buffer)
+            carry, out = reset(jax.random.wrap_key_data(key_data), params)
+            return self.carry.pack(carry), self.reset_results.split(out)
+
+        def step_packed(carry_buffer, action, params_buffer):
+            params = self.params_bytes.unpack(params_buffer)
+            carry, out = step(self.carry.unpack(carry_buffer), action, params)
+            return self.carry.pack(carry), self.step_results.split(out)
+
+        def debug_packed(carry_buffer, params_buffer):
+            params = self.params_bytes.unpack(params_buffer)
+            state = core_state(self.carry.unpack(carry_buffer)[1])
+            draw = jax.vmap(env.debug_frame, in_axes=(0, None)) if batched else env.debug_frame
+            return draw(state, params)
+
+        self._reset = jax.jit(reset_packed)
+        self._step = jax.jit(step_packed)
+        self._state = jax.jit(lambda c: core_state(self.carry.unpack(c)[1]))
+        self._debug = jax.jit(debug_packed)
+
+    def bind(self, params):
+        """The params buffer for :meth:`reset` and :meth:`step` (one transfer, once)."""
+        return jax.device_put(np.asarray(_Bytes.pack(params)))
+
+    def reset(self, key, params_buffer):
+        carry, out = self._reset(jax.random.key_data(key), params_buffer)
+        return carry, self.reset_results.fetch(out)
+
+    def step(self, carry, action, params_buffer):
+        carry, out = self._step(carry, action, params_buffer)
+        return carry, self.step_results.fetch(out)
+
+    def env_state(self, carry):
+        """The core environment state(s) in ``carry`` (device arrays)."""
+        return self._state(carry)
+
+    def debug(self, carry, params_buffer) -> np.ndarray:
+        """The ground-truth debug view(s): uint8 ``([N,] 84, 84, 3)``."""
+        return np.asarray(self._debug(carry, params_buffer))
+
+
+#: Runners by (static configuration, batch size, autoreset mode, params layout): an
+#: adapter whose reset options come back to values seen before (or differ only in values
+#: that live in params) reuses them instead of compiling again.
+_RUNNERS: dict = {}
+
+
+def runner(env: Environment, num_envs: int | None, params, mode: str = NEXT_STEP) -> _Runner:
+    """The cached :class:`_Runner` for ``env``'s static configuration (compiled once)."""
+    layout = tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(params))
+    cache_key = (env.static_key, num_envs, mode, jax.tree.structure(params), layout)
+    if cache_key not in _RUNNERS:
+        _RUNNERS[cache_key] = _Runner(env, num_envs, params, mode)
+    return _RUNNERS[cache_key]
