@@ -36,7 +36,10 @@ def check_render_mode(env_id: str, render_mode, allowed: list[str]) -> None:
         return
     hint = ""
     if render_mode == "human":
-        hint = "; for a window, run `engram play` (or show render()'s frames yourself)"
+        hint = (
+            "; gymnasium.make(..., render_mode='human') shows the rgb_array frames in "
+            "Gymnasium's HumanRendering window; `engram play` shows the debug view too"
+        )
     raise ValueError(
         f"render_mode: got {render_mode!r}, expected None or one of {allowed} for {env_id}{hint}"
     )
