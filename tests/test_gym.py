@@ -10,8 +10,21 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import engram
+from engram.gym import GYMNASIUM_1
 
 IDS = engram.registered_ids()
+
+
+def make_vec(env_id: str, num_envs: int, **kwargs):
+    """``gymnasium.make_vec`` of engram's batched env with next-step autoreset, on 1.x and
+    on 0.29 (whose make_vec defaults to async and passes the custom env only
+    ``vector_kwargs``)."""
+    kwargs.setdefault("autoreset_mode", "NextStep")
+    if GYMNASIUM_1:
+        return gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)
+    return gymnasium.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="custom", vector_kwargs=kwargs
+    )
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -72,7 +85,7 @@ def test_unknown_id_lists_valid_ids():
 
 
 def test_make_vec_uses_the_batched_env():
-    venv = gymnasium.make_vec("engram/MortarMayhem-Grid-v0", num_envs=8)
+    venv = make_vec("engram/MortarMayhem-Grid-v0", num_envs=8)
     assert type(venv.unwrapped).__name__ == "GymVectorEnv"
     obs, _ = venv.reset(seed=0)
     assert obs.shape == (8, 84, 84, 3)
@@ -103,6 +116,6 @@ def test_endless_reset_info_has_the_ground_truth_of_the_first_step(env_id):
     assert (gt >= 0).all() and (gt <= 87 / 84).all()
     if env_id == "Endless-MortarMayhem-v0":
         np.testing.assert_allclose(gt, step_info["ground_truth"], atol=1e-6)
-    vec = gymnasium.make_vec(f"engram/{env_id}", num_envs=3)
+    vec = make_vec(f"engram/{env_id}", num_envs=3)
     _, vinfo = vec.reset(seed=3)
     assert vinfo["ground_truth"].shape == (3, *gt.shape) and vinfo["_ground_truth"].all()

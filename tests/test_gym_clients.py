@@ -289,7 +289,8 @@ def test_native_vector_info_has_the_layout_of_gymnasiums_sync_vector_env(same_st
     assert _structure(info_n) == _structure(info_r)
     for info, done in ((info_n, done_n), (info_r, done_r)):
         masks = [(k, v) for k, v in info.items() if k.startswith("_")]
-        masks += [(k, v) for k, v in info.get("final_info", {}).items() if k.startswith("_")]
+        if isinstance(info.get("final_info"), dict):  # 1.x: a dict of arrays and masks
+            masks += [(k, v) for k, v in info["final_info"].items() if k.startswith("_")]
         assert masks and all(v.tolist() == done.tolist() for _, v in masks)
     if same_step:
         final = "final_obs" if GYMNASIUM_1 else "final_observation"
@@ -449,3 +450,30 @@ def test_async_vector_env_with_spawn_works():
         """
     )
     assert "stepped (1, 84, 84, 3)" in result.stdout, result.stderr[-2000:]
+
+
+# -------------------------------------------------------------- registration
+
+
+def test_plugin_lists_every_engram_id():
+    import engram_gymnasium
+
+    assert list(engram_gymnasium.IDS) == engram.registered_ids()
+
+
+def test_make_without_import_engram():
+    """Gymnasium 0.29 loads engram's plugin on `import gymnasium` (without importing JAX);
+    1.x has no plugins, and the id with its module prefix imports engram."""
+    env_id = (
+        "engram/MortarMayhem-Grid-v0" if not GYMNASIUM_1 else "engram:engram/MortarMayhem-Grid-v0"
+    )
+    result = _run(
+        f"""
+        import sys, gymnasium
+        print("jax after import gymnasium:", "jax" in sys.modules)
+        env = gymnasium.make({env_id!r})
+        print("made", env.reset(seed=0)[0].shape)
+        """
+    )
+    assert "jax after import gymnasium: False" in result.stdout, result.stderr[-2000:]
+    assert "made (84, 84, 3)" in result.stdout, result.stderr[-2000:]
