@@ -38,6 +38,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from torch_layout import (
+    CHW_OF_HWC,
+    HWC_OF_CHW,
+    assert_close,
+    branches_from_torch,
+    branches_to_torch,
+    cnn_from_torch,
+    cnn_to_torch,
+)
 
 from engram.models import ActorCritic, RecurrentSettings, log_prob_entropy
 from engram.ppo.loss import ppo_loss
@@ -56,20 +65,15 @@ STRIDED = (
 )
 # neroRL's heads' Linear + ReLU, the identity in the golden file; engram has no such layer.
 IDENTITY_HEAD_LAYERS = ("actor_policy.linear", "critic.linear")
-# engram flattens the CNN output (7, 7, 64) channel-last, torch (64, 7, 7) channel-first:
-# row j of engram's GRU input kernel is column CHW_OF_HWC[j] of torch's weight_ih.
-CHW_OF_HWC = np.arange(64 * 7 * 7).reshape(64, 7, 7).transpose(1, 2, 0).ravel()
-HWC_OF_CHW = np.argsort(CHW_OF_HWC)
+_BRANCHES = [f"actor_policy.policy_branches.{i}" for i in range(len(ACTION_DIMS))]
+
+
+def _conv(i: int) -> str:
+    return f"vis_encoder.conv{i + 1}"
 
 
 def _close(actual, expected, what, rel=1e-5, floor=1e-3):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = max(float(np.abs(expected).max()), floor)
-    err = float(np.abs(actual - expected).max())
-    assert err <= rel * scale, (
-        f"{what}: max |engram - neroRL| = {err:.3g} > {rel:g} x scale {scale:.3g}"
-    )
+    assert_close(actual, expected, what, "neroRL", rel, floor)
 
 
 @functools.cache
@@ -96,19 +100,13 @@ def _agent():
 def _from_torch(w):
     """engram's parameter tree from neroRL's named parameters (float32 arrays)."""
     f = lambda name: np.asarray(w[name], np.float32)  # noqa: E731
-    conv = {
-        f"Conv_{i}": {
-            "kernel": f(f"vis_encoder.conv{i + 1}.weight").transpose(2, 3, 1, 0),
-            "bias": f(f"vis_encoder.conv{i + 1}.bias"),
-        }
-        for i in range(3)
-    }
+    conv = cnn_from_torch(w, _conv)
     mem = {
+        # engram flattens the CNN output channel-last, torch channel-first (torch_layout).
         "input": {"kernel": f(GRU + "weight_ih_l0").T[CHW_OF_HWC], "bias": f(GRU + "bias_ih_l0")},
         "recurrent_kernel": f(GRU + "weight_hh_l0").T,
         "recurrent_bias": f(GRU + "bias_hh_l0"),
     }
-    branches = [f"actor_policy.policy_branches.{i}" for i in range(len(ACTION_DIMS))]
     tree = {
         "trunk": {
             "encoder": conv,
@@ -118,10 +116,7 @@ def _from_torch(w):
                 "bias": f("body.hidden_layer.0.bias"),
             },
         },
-        "policy": {
-            "kernel": np.concatenate([f(b + ".weight").T for b in branches], 1),
-            "bias": np.concatenate([f(b + ".bias") for b in branches]),
-        },
+        "policy": branches_from_torch(w, _BRANCHES),
         "value": {"kernel": f("critic.value.weight").T, "bias": f("critic.value.bias")},
     }
     return {"params": jax.tree_util.tree_map(jnp.asarray, tree)}
@@ -131,10 +126,7 @@ def _to_torch(tree):
     """The inverse of :func:`_from_torch` (for gradients): neroRL name -> numpy array."""
     p = jax.tree_util.tree_map(np.asarray, tree["params"])
     out = {}
-    for i in range(3):
-        conv = p["trunk"]["encoder"][f"Conv_{i}"]
-        out[f"vis_encoder.conv{i + 1}.weight"] = conv["kernel"].transpose(3, 2, 0, 1)
-        out[f"vis_encoder.conv{i + 1}.bias"] = conv["bias"]
+    cnn_to_torch(p["trunk"]["encoder"], _conv, out)
     mem = p["trunk"]["mem"]
     out[GRU + "weight_ih_l0"] = mem["input"]["kernel"][HWC_OF_CHW].T
     out[GRU + "bias_ih_l0"] = mem["input"]["bias"]
@@ -142,12 +134,7 @@ def _to_torch(tree):
     out[GRU + "bias_hh_l0"] = mem["recurrent_bias"]
     out["body.hidden_layer.0.weight"] = p["trunk"]["body"]["kernel"].T
     out["body.hidden_layer.0.bias"] = p["trunk"]["body"]["bias"]
-    splits = np.cumsum(ACTION_DIMS)[:-1]
-    kernels = np.split(p["policy"]["kernel"], splits, 1)
-    biases = np.split(p["policy"]["bias"], splits)
-    for i, (k, b) in enumerate(zip(kernels, biases, strict=True)):
-        out[f"actor_policy.policy_branches.{i}.weight"] = k.T
-        out[f"actor_policy.policy_branches.{i}.bias"] = b
+    branches_to_torch(p["policy"], _BRANCHES, ACTION_DIMS, out)
     out["critic.value.weight"] = p["value"]["kernel"].T
     out["critic.value.bias"] = p["value"]["bias"]
     return out

@@ -30,6 +30,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from torch_layout import (
+    CHW_OF_HWC,
+    HWC_OF_CHW,
+    assert_close,
+    branches_from_torch,
+    branches_to_torch,
+    cnn_from_torch,
+    cnn_to_torch,
+)
 
 from engram.models import ActorCritic, TransformerXLSettings
 from engram.models.transformer_xl import episode_position_encoding
@@ -44,19 +53,17 @@ STRIDED = ("encoder.2.weight", "encoder.4.weight", "encoder.7.weight")
 
 
 def _close(actual, expected, what, rel=1e-5):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = max(float(np.abs(expected).max()), 1e-3)
-    err = float(np.abs(actual - expected).max())
-    assert err <= rel * scale, (
-        f"{what}: max |engram - CleanRL| = {err:.3g} > {rel:g} x scale {scale:.3g}"
-    )
+    assert_close(actual, expected, what, "CleanRL", rel)
 
 
-# CleanRL (torch) parameter layout <-> engram's parameter tree. torch's Linear weight is
-# (out, in), flax's Dense kernel (in, out); torch's Conv2d weight OIHW, flax's Conv HWIO;
-# torch flattens the CNN's output (64, 7, 7) channel-first, engram's (7, 7, 64) channel-last,
-# so the rows of the embedding kernel are permuted.
+# CleanRL (torch) parameter layout <-> engram's parameter tree (layouts: torch_layout.py).
+_BRANCHES = [f"actor_branches.{k}" for k in range(len(ACTION_DIMS))]
+
+
+def _conv(i: int) -> str:
+    return f"encoder.{2 * i}"  # CleanRL's Sequential: conv, ReLU, conv, ReLU, conv, ...
+
+
 def _dense(w, name):
     return {"kernel": w[f"{name}.weight"].T, "bias": w[f"{name}.bias"]}
 
@@ -67,15 +74,9 @@ def _norm(w, name):
 
 def _from_torch(w: dict) -> dict:
     """engram's ``ActorCritic`` parameters from CleanRL's ``Agent`` state (numpy arrays)."""
-    convs = {
-        f"Conv_{i}": {
-            "kernel": w[f"encoder.{2 * i}.weight"].transpose(2, 3, 1, 0),
-            "bias": w[f"encoder.{2 * i}.bias"],
-        }
-        for i in range(3)
-    }
-    embed = w["encoder.7.weight"].reshape(DIM, 64, 7, 7).transpose(2, 3, 1, 0)
-    mem = {"embed": {"kernel": embed.reshape(7 * 7 * 64, DIM), "bias": w["encoder.7.bias"]}}
+    convs = cnn_from_torch(w, _conv)
+    embed = w["encoder.7.weight"].T[CHW_OF_HWC]
+    mem = {"embed": {"kernel": embed, "bias": w["encoder.7.bias"]}}
     for i in range(NUM_LAYERS):
         t = f"transformer.transformer_layers.{i}"
         mem[f"block_{i}"] = {
@@ -90,11 +91,7 @@ def _from_torch(w: dict) -> dict:
             },
             "mlp": _dense(w, f"{t}.fc_projection.0"),
         }
-    branches = range(len(ACTION_DIMS))
-    policy = {
-        "kernel": np.concatenate([w[f"actor_branches.{k}.weight"].T for k in branches], 1),
-        "bias": np.concatenate([w[f"actor_branches.{k}.bias"] for k in branches]),
-    }
+    policy = branches_from_torch(w, _BRANCHES)
     return {
         "trunk": {"encoder": convs, "mem": mem, "body": _dense(w, "hidden_post_trxl.0")},
         "policy": policy,
@@ -114,12 +111,8 @@ def _to_torch(tree: dict) -> dict:
         out[f"{name}.weight"], out[f"{name}.bias"] = node["scale"], node["bias"]
 
     trunk = tree["trunk"]
-    for i in range(3):
-        conv = trunk["encoder"][f"Conv_{i}"]
-        out[f"encoder.{2 * i}.weight"] = conv["kernel"].transpose(3, 2, 0, 1)
-        out[f"encoder.{2 * i}.bias"] = conv["bias"]
-    embed = trunk["mem"]["embed"]["kernel"].reshape(7, 7, 64, DIM).transpose(3, 2, 0, 1)
-    out["encoder.7.weight"] = embed.reshape(DIM, 64 * 7 * 7)
+    cnn_to_torch(trunk["encoder"], _conv, out)
+    out["encoder.7.weight"] = trunk["mem"]["embed"]["kernel"][HWC_OF_CHW].T
     out["encoder.7.bias"] = trunk["mem"]["embed"]["bias"]
     for i in range(NUM_LAYERS):
         t, block = f"transformer.transformer_layers.{i}", trunk["mem"][f"block_{i}"]
@@ -131,11 +124,7 @@ def _to_torch(tree: dict) -> dict:
         dense(block["attention"]["out"], f"{t}.attention.fc_out")
         dense(block["mlp"], f"{t}.fc_projection.0")
     dense(trunk["body"], "hidden_post_trxl.0")
-    split = np.cumsum(ACTION_DIMS)[:-1]
-    kernels = np.split(tree["policy"]["kernel"], split, axis=1)
-    biases = np.split(tree["policy"]["bias"], split)
-    for k, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-        out[f"actor_branches.{k}.weight"], out[f"actor_branches.{k}.bias"] = kernel.T, bias
+    branches_to_torch(tree["policy"], _BRANCHES, ACTION_DIMS, out)
     dense(tree["value"], "critic")
     return out
 
