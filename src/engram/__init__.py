@@ -2,10 +2,24 @@
 
 ``env, params = engram.make("MortarMayhem-v0", **reset_parameters)`` builds a functional
 environment (see :mod:`engram.core`); ``engram.registered_ids()`` lists the ids.
+
+Importing engram adds XLA's YNN flag for CPU programs to ``XLA_FLAGS`` before anything
+computes (:mod:`engram._xla`; ``ENGRAM_XLA_DEFAULTS=0`` keeps XLA's defaults).
 """
 
-from engram import envs as _envs  # noqa: F401  (registers the environments)
-from engram.core import AutoReset, NextStepAutoReset, make, registered_ids, reset_parameters
+from engram._xla import apply_cpu_flags as _apply_cpu_flags
+
+_apply_cpu_flags()  # before any JAX backend starts: XLA reads XLA_FLAGS once
+
+
+from engram import envs as _envs  # noqa: E402, F401  (registers the environments)
+from engram.core import (  # noqa: E402
+    AutoReset,
+    NextStepAutoReset,
+    make,
+    registered_ids,
+    reset_parameters,
+)
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,55 @@
+"""engram's XLA defaults (issue 20): the YNN flag is added to XLA_FLAGS when engram is
+imported, the user's own setting wins, and ENGRAM_XLA_DEFAULTS=0 opts out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from engram._xla import OPT_OUT, YNN_FLAG, apply_cpu_flags
+
+PROBE = "import os, engram; print(os.environ.get('XLA_FLAGS', ''))"
+
+
+def _flags_after_import(env: dict[str, str]) -> str:
+    """XLA_FLAGS as a fresh interpreter sees it after ``import engram``."""
+    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", OPT_OUT)}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**base, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_importing_engram_adds_the_ynn_flag_and_keeps_the_users_other_flags():
+    assert _flags_after_import({}) == YNN_FLAG
+    mine = "--xla_cpu_enable_fast_math=false"
+    assert _flags_after_import({"XLA_FLAGS": mine}).split() == [mine, YNN_FLAG]
+
+
+def test_the_users_ynn_setting_wins_and_the_opt_out_keeps_xlas_defaults():
+    theirs = "--xla_cpu_experimental_ynn_fusion_type=none"
+    assert _flags_after_import({"XLA_FLAGS": theirs}) == theirs
+    assert _flags_after_import({OPT_OUT: "0"}) == ""
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", " off "])
+def test_opt_out_spellings(value):
+    environ = {OPT_OUT: value}
+    assert apply_cpu_flags(environ) is False and "XLA_FLAGS" not in environ
+
+
+def test_the_flag_reaches_the_running_backend():
+    """The suite's process imported engram before any computation, so its CPU backend
+    started with the flag: a matmul and the ReLU after it compile into one YNN fusion
+    (with XLA's defaults the ReLU is a fusion of its own after the YNN dot)."""
+    if os.environ.get(OPT_OUT, "1").strip() == "0" or jax.default_backend() != "cpu":
+        pytest.skip("engram's XLA defaults are off or the backend is not the CPU")
+    x = jnp.ones((64, 64), jnp.float32)
+    hlo = jax.jit(lambda a, b: jnp.maximum(a @ b, 0)).lower(x, x).compile().as_text()
+    assert "ROOT %ynn_fusion" in hlo
