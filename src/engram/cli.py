@@ -12,15 +12,19 @@ from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
 from engram.presets import paper_config
 from engram.record import RecordConfig, record
-from engram.run import NonFiniteLossError, train
+from engram.run import CheckpointWriteError, NonFiniteLossError, train
 
 
 def _train(config: TrainConfig) -> None:
     try:
         train(config)
-    except NonFiniteLossError as e:
+    except (NonFiniteLossError, CheckpointWriteError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        # The loop has written a checkpoint and said how to resume; no traceback.
+        print("engram train: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 #: command -> (config dataclass, function, one-line description)

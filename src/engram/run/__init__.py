@@ -4,18 +4,22 @@
 
 from engram.run.checkpoint import (
     CHECKPOINT,
+    CheckpointWriteError,
     SavedRun,
     load_checkpoint,
     load_run,
     open_run,
     save_checkpoint,
 )
-from engram.run.loop import NonFiniteLossError, train
+from engram.run.loop import LOCK, NonFiniteLossError, RunInUseError, train
 from engram.run.resources import peak_device_memory, program_bytes
 
 __all__ = [
     "CHECKPOINT",
+    "LOCK",
+    "CheckpointWriteError",
     "NonFiniteLossError",
+    "RunInUseError",
     "SavedRun",
     "load_checkpoint",
     "load_run",

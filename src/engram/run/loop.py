@@ -3,11 +3,15 @@ evaluation, the NaN guard, resuming, and the final evaluation."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,7 +26,58 @@ from engram.run.resources import peak_device_memory
 
 
 class NonFiniteLossError(RuntimeError):
-    """Raised when a loss becomes NaN or infinite; the last good checkpoint is kept."""
+    """Raised when a loss, a parameter or an optimiser statistic becomes NaN or infinite;
+    the last good checkpoint is kept (nothing non-finite is ever written)."""
+
+
+class RunInUseError(ValueError):
+    """Raised when another process is training in the same run folder."""
+
+
+#: The lock file in a run folder: held (``flock``) by the process training there. The
+#: operating system releases it when that process ends, however it ends, so a killed run
+#: never leaves a stale lock behind.
+LOCK = "train.lock"
+
+
+def _lock_run(run: Path):
+    """Hold the run folder's :data:`LOCK` for this process; returns the open file (closing
+    it releases the lock).
+
+    Raises:
+        RunInUseError: another living process holds it.
+    """
+    f = open(run / LOCK, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+            f.close()
+            raise
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise RunInUseError(
+            f"run folder {run} is in use by another engram train (pid {holder}); two runs "
+            "writing one folder would overwrite each other's checkpoints: wait for it to "
+            "end, or choose another --run-name"
+        ) from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    """True when every floating-point leaf of ``tree`` is free of NaN and infinity."""
+    leaves = [
+        jnp.isfinite(x).all()
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
 def _run_folder(c: TrainConfig) -> Path:
@@ -44,27 +99,76 @@ def train(config: TrainConfig, console=None) -> dict:
     Returns:
         the evaluation summary (also in ``eval.json``) plus ``run_dir``.
 
+    The process holds the run folder's lock file (:data:`LOCK`) while it trains, so a
+    second run pointed at the same folder refuses to start.
+
     Raises:
         ValueError: for an invalid configuration or resume folder (before compilation).
-        NonFiniteLossError: if a loss becomes NaN or infinite.
+        RunInUseError: another process trains in the run folder (a ``ValueError``).
+        NonFiniteLossError: if a loss, parameter or optimiser statistic becomes NaN or
+            infinite; the checkpoint on disk is the last finite one.
+        CheckpointWriteError: a checkpoint could not be written (e.g. a full disk); the
+            previous one is intact.
+        KeyboardInterrupt: on Ctrl-C, after writing a checkpoint of the last completed
+            update (and printing how to resume).
     """
     console = console or Console()
     if config.distributed:
         jax.distributed.initialize()  # reads the cluster from the environment
     if config.resume is not None:
         run = Path(config.resume)
-        c, trainer, ts = open_run(run)
+        # Lock before reading, so the checkpoint cannot change under us; a folder that
+        # turns out not to be a run keeps no lock file (resuming writes nothing then).
+        created = run.is_dir() and not (run / LOCK).exists()
+        lock = _lock_run(run) if run.is_dir() else None
+        try:
+            c, trainer, ts = open_run(run)
+        except BaseException:
+            if lock is not None:
+                if created:
+                    (run / LOCK).unlink(missing_ok=True)
+                lock.close()
+            raise
         done = int(np.max(ts.update))  # one counter per seed, all equal
         console.print(f"resuming {run} after update {done}/{c.num_updates}")
     else:
         config.validate()
         c = config
         run = _run_folder(c)
+        lock = _lock_run(run)  # before anything is written into the folder
         # The resolved configuration: per-environment defaults filled in.
         (run / "config.json").write_text(json.dumps(c.resolved(), indent=2))
         trainer = Trainer(c)
         ts = trainer.initial_state()
         done = 0
+    try:
+        return _train_locked(c, run, trainer, ts, done, console)
+    finally:
+        lock.close()
+
+
+def _guard(u: int, m: dict, ts: TrainState, ckpt: Path) -> None:
+    """Stop the run when update ``u`` produced a non-finite loss (metrics ``m``) or left a
+    non-finite parameter or optimiser statistic in ``ts`` (a finite loss can precede the
+    step that breaks the parameters; checkpointing them would lose the last good state)."""
+    where = f"The last good checkpoint is {ckpt if ckpt.exists() else 'not written yet'}"
+    losses = ("loss", "policy_loss", "value_loss")
+    if not all(np.isfinite(m[k]).all() for k in losses):
+        raise NonFiniteLossError(
+            f"update {u}: loss is not finite (loss={m['loss']}, policy_loss="
+            f"{m['policy_loss']}, value_loss={m['value_loss']}); stopping. {where}."
+        )
+    if not bool(_all_finite((ts.params, ts.opt_state))):
+        raise NonFiniteLossError(
+            f"update {u}: parameters or optimiser state are not finite (NaN or infinity) "
+            f"although the loss was; stopping. {where}."
+        )
+
+
+def _train_locked(
+    c: TrainConfig, run: Path, trainer: Trainer, ts: TrainState, done: int, console
+) -> dict:
+    """:func:`train` once the run folder is locked and the state initialised or loaded."""
     steps_per_update = c.num_envs * c.rollout_steps
     seeds = list(range(c.seed, c.seed + c.num_seeds))
     wandb_run = start_wandb(c, run) if c.track else None
@@ -110,7 +214,6 @@ def train(config: TrainConfig, console=None) -> dict:
         f"memory state: {state_bytes / 1024:,.1f} KiB per environment "
         f"({state_bytes * c.num_envs / 2**20:,.1f} MiB for {c.num_envs} environments)"
     )
-    console.print("compiling the update (takes a minute on a CPU) ...")
     total_steps = c.num_updates * steps_per_update
     recent: list[tuple[float, float, float]] = []  # (episodes, return sum, success sum)
     ckpt = run / CHECKPOINT
@@ -123,69 +226,74 @@ def train(config: TrainConfig, console=None) -> dict:
         TextColumn("{task.fields[info]}"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(
-            "training", total=total_steps, completed=done * steps_per_update, info=""
+    # Ctrl-C anywhere from here on (compiling, updating, logging, evaluating, writing a
+    # checkpoint) ends with a checkpoint of ts, the last completed update: ts is assigned
+    # only once an update returned and passed the guard, and the write is atomic.
+    try:
+        console.print("compiling the update (takes a minute on a CPU) ...")
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(
+                "training", total=total_steps, completed=done * steps_per_update, info=""
+            )
+            for u in range(done + 1, c.num_updates + 1):
+                new, m = trainer.update(ts)
+                m = jax.tree.map(np.asarray, jax.device_get(m))
+                _guard(u, m, new, ckpt)
+                ts = new  # only a state that passed the guard is ever checkpointed
+                now = time.time()
+                if measured_from is None:  # the first update of a process includes compilation
+                    measured_from = now
+                else:
+                    measured_steps += steps_per_update * len(seeds)
+                sps = measured_steps / max(now - measured_from, 1e-9) if measured_steps else 0.0
+                step = u * steps_per_update
+                for i, writer in enumerate(writers):
+                    seed_metrics = jax.tree.map(lambda x, i=i: x.reshape(-1)[i], m)
+                    log_update(
+                        writer, seed_metrics, step, sps / len(seeds), trainer.policy.has_success
+                    )
+                # Progress: the episodes of the last 10 updates, all seeds pooled.
+                counts = ("episodes", "return_sum", "success_sum", "trials", "trial_return_sum")
+                recent = (recent + [[float(m[k].sum()) if k in m else 0.0 for k in counts]])[-10:]
+                n, ret, succ, trials, trial_ret = (sum(r[i] for r in recent) for i in range(5))
+                ret, succ = (ret / n, succ / n) if n else (float("nan"), float("nan"))
+                info = (
+                    f"SPS {sps:,.0f}  return {ret:.3f}" if measured_steps else f"return {ret:.3f}"
+                )
+                if trainer.policy.has_success:
+                    info += f"  success {succ:.2f}"
+                if trainer.policy.trials:
+                    info += f"  trial return {trial_ret / trials if trials else float('nan'):.2f}"
+                progress.update(task, completed=step, info=info)
+                if u == done + 1:
+                    progress.console.print(
+                        f"first update (with compilation) took {now - start:.0f} s; return and "
+                        "success are means over the episodes of the last 10 updates"
+                        + (" of all seeds" if len(seeds) > 1 else "")
+                    )
+                if u == done + 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
+                    progress.console.print(
+                        f"update {u:>5}/{c.num_updates}  steps {step:>9,}  {info}"
+                    )
+                if c.checkpoint_every and u % c.checkpoint_every == 0:
+                    save_checkpoint(ckpt, ts, c)
+                if c.eval_every and u % c.eval_every == 0 and u != c.num_updates:
+                    periodic = evaluate_seeds(ts, deterministic=c.eval_deterministic)
+                    for writer, r in zip(writers, periodic, strict=True):
+                        log_eval(writer, r, step)
+                    merged = merge_seeds(periodic)
+                    line = f"update {u:>5}: eval return {merged['mean_return']:.3f}"
+                    if merged["success_rate"] is not None:
+                        line += f", success {merged['success_rate']:.2f}"
+                    progress.console.print(line)
+    except KeyboardInterrupt:
+        save_checkpoint(ckpt, ts, c)
+        console.print(
+            f"interrupted: checkpoint of update {int(np.max(ts.update))} written; "
+            f"continue with  engram train --resume {run}"
         )
-        for u in range(done + 1, c.num_updates + 1):
-            try:
-                ts, m = trainer.update(ts)
-            except KeyboardInterrupt:
-                save_checkpoint(ckpt, ts)  # ts is the last completed update
-                progress.console.print(
-                    f"interrupted: checkpoint of update {int(np.max(ts.update))} written; "
-                    f"continue with  engram train --resume {run}"
-                )
-                raise
-            m = jax.tree.map(np.asarray, jax.device_get(m))
-            losses = ("loss", "policy_loss", "value_loss")
-            if not all(np.isfinite(m[k]).all() for k in losses):
-                raise NonFiniteLossError(
-                    f"update {u}: loss is not finite (loss={m['loss']}, policy_loss="
-                    f"{m['policy_loss']}, value_loss={m['value_loss']}); stopping. The last "
-                    f"good checkpoint is {ckpt if ckpt.exists() else 'not written yet'}."
-                )
-            now = time.time()
-            if measured_from is None:  # the first update of a process includes compilation
-                measured_from = now
-            else:
-                measured_steps += steps_per_update * len(seeds)
-            sps = measured_steps / max(now - measured_from, 1e-9) if measured_steps else 0.0
-            step = u * steps_per_update
-            for i, writer in enumerate(writers):
-                seed_metrics = jax.tree.map(lambda x, i=i: x.reshape(-1)[i], m)
-                log_update(writer, seed_metrics, step, sps / len(seeds), trainer.policy.has_success)
-            # Progress: the episodes of the last 10 updates, all seeds pooled.
-            counts = ("episodes", "return_sum", "success_sum", "trials", "trial_return_sum")
-            recent = (recent + [[float(m[k].sum()) if k in m else 0.0 for k in counts]])[-10:]
-            n, ret, succ, trials, trial_ret = (sum(r[i] for r in recent) for i in range(5))
-            ret, succ = (ret / n, succ / n) if n else (float("nan"), float("nan"))
-            info = f"SPS {sps:,.0f}  return {ret:.3f}" if measured_steps else f"return {ret:.3f}"
-            if trainer.policy.has_success:
-                info += f"  success {succ:.2f}"
-            if trainer.policy.trials:
-                info += f"  trial return {trial_ret / trials if trials else float('nan'):.2f}"
-            progress.update(task, completed=step, info=info)
-            if u == done + 1:
-                progress.console.print(
-                    f"first update (with compilation) took {now - start:.0f} s; return and "
-                    "success are means over the episodes of the last 10 updates"
-                    + (" of all seeds" if len(seeds) > 1 else "")
-                )
-            if u == done + 1 or u % max(1, c.num_updates // 20) == 0 or u == c.num_updates:
-                progress.console.print(f"update {u:>5}/{c.num_updates}  steps {step:>9,}  {info}")
-            if c.checkpoint_every and u % c.checkpoint_every == 0:
-                save_checkpoint(ckpt, ts)
-            if c.eval_every and u % c.eval_every == 0 and u != c.num_updates:
-                periodic = evaluate_seeds(ts, deterministic=c.eval_deterministic)
-                for writer, r in zip(writers, periodic, strict=True):
-                    log_eval(writer, r, step)
-                merged = merge_seeds(periodic)
-                line = f"update {u:>5}: eval return {merged['mean_return']:.3f}"
-                if merged["success_rate"] is not None:
-                    line += f", success {merged['success_rate']:.2f}"
-                progress.console.print(line)
-    save_checkpoint(ckpt, ts)
+        raise
+    save_checkpoint(ckpt, ts, c)
     elapsed = time.time() - start
     console.print(f"trained {total_steps * len(seeds):,} steps in {elapsed:.0f} s")
     peak = peak_device_memory()
@@ -194,8 +302,17 @@ def train(config: TrainConfig, console=None) -> dict:
     console.print(
         f"evaluating on {c.eval_levels} unseen levels x {c.eval_repetitions} episodes ..."
     )
-    per_seed = evaluate_seeds(ts, deterministic=c.eval_deterministic)
-    baseline = evaluate(trainer.policy, trainer.seed_params(ts, 0), random_policy=True, **levels)
+    try:
+        per_seed = evaluate_seeds(ts, deterministic=c.eval_deterministic)
+        baseline = evaluate(
+            trainer.policy, trainer.seed_params(ts, 0), random_policy=True, **levels
+        )
+    except KeyboardInterrupt:
+        console.print(
+            f"interrupted during the final evaluation; the checkpoint of update "
+            f"{c.num_updates} is written: evaluate it with  engram eval {run}"
+        )
+        raise
     for writer, r in zip(writers, per_seed, strict=True):
         log_eval(writer, r, total_steps)
         writer.close()
