@@ -1,4 +1,5 @@
-"""The ``engram`` command line: ``train``, ``eval``, ``play`` and ``record``."""
+"""The ``engram`` command line: ``train``, ``eval``, ``play``, ``record``, ``sweep`` and
+``report``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
 from engram.presets import paper_config
 from engram.record import RecordConfig, record
+from engram.report.command import ReportConfig, report
 from engram.run import CheckpointWriteError, NonFiniteLossError, train
+from engram.sweep.command import SweepConfig, sweep
 
 
 def _train(config: TrainConfig) -> None:
@@ -33,6 +36,8 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "eval": (EvalConfig, evaluate_run, "evaluate a trained run on unseen levels"),
     "play": (PlayConfig, play, "play an environment with the keyboard"),
     "record": (RecordConfig, record, "write episodes of a policy to an MP4 or GIF"),
+    "sweep": (SweepConfig, sweep, "train a grid of runs from a spec (locally or on Ray)"),
+    "report": (ReportConfig, report, "one HTML page of runs' curves, tables and the papers'"),
 }
 
 

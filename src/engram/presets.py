@@ -109,3 +109,60 @@ def paper_config(env_id: str) -> dict[str, Any]:
     if env_id in PAPER_ENV_OPTIONS:
         config["env_options"] = PAPER_ENV_OPTIONS[env_id]
     return config
+
+
+#: The Memory Gym paper (Pleines et al., "Memory Gym: Towards Endless Tasks to Benchmark
+#: Memory Capabilities of Agents", JMLR 2025; arXiv:2309.17207).
+MEMORY_GYM_CITATION = (
+    "Pleines, Pallasch, Zimmer, Preuss: Memory Gym: Towards Endless Tasks to Benchmark "
+    "Memory Capabilities of Agents, JMLR 2025 (arXiv:2309.17207); numbers from the authors' "
+    "released evaluation data (MarcoMeter/jmlr_2024.github.io), mean +- std over 5 runs of "
+    "each run's mean over 150 episodes (50 unseen levels x 3) at the final checkpoint"
+)
+
+#: Published final results of the Memory Gym paper, from the authors' evaluation data:
+#: ``(env id, agent, variant) -> (metric, mean, std or None, training steps)``. ``metric``
+#: is ``"success_rate"`` or ``"mean_return"`` (engram's eval.json names); ``variant`` is
+#: ``"base"`` or ``"rec"`` (observation reconstruction, coefficient 0.1). On the endless
+#: tasks the paper's score is the return times 10 (Mortar Mayhem, Mystery Path) or 4
+#: (Searing Spotlights); the table holds the return. Mystery Path is the paper's dense
+#: variant with origin and goal hidden (``PAPER_ENV_OPTIONS``).
+PAPER_RESULTS: dict[tuple[str, str, str], tuple[str, float, float | None, int]] = {
+    ("MortarMayhem-v0", "gru", "base"): ("mean_return", 0.536, 0.081, 491_520_000),
+    ("MortarMayhem-v0", "gru", "rec"): ("mean_return", 0.483, 0.084, 491_520_000),
+    ("MortarMayhem-v0", "trxl", "base"): ("mean_return", 0.253, 0.127, 491_520_000),
+    ("MortarMayhem-v0", "trxl", "rec"): ("mean_return", 0.999, 0.001, 491_520_000),
+    ("MysteryPath-v0", "gru", "base"): ("success_rate", 0.913, 0.020, 409_600_000),
+    ("MysteryPath-v0", "gru", "rec"): ("success_rate", 0.977, 0.003, 409_600_000),
+    ("MysteryPath-v0", "trxl", "base"): ("success_rate", 0.960, 0.022, 409_600_000),
+    ("MysteryPath-v0", "trxl", "rec"): ("success_rate", 0.973, 0.010, 409_600_000),
+    ("SearingSpotlights-v0", "gru", "base"): ("success_rate", 0.992, 0.008, 409_600_000),
+    ("SearingSpotlights-v0", "gru", "rec"): ("success_rate", 0.995, 0.005, 409_600_000),
+    ("SearingSpotlights-v0", "trxl", "base"): ("success_rate", 0.240, 0.136, 409_600_000),
+    ("SearingSpotlights-v0", "trxl", "rec"): ("success_rate", 0.973, 0.006, 409_600_000),
+    ("MortarMayhem-Grid-v0", "gru", "base"): ("success_rate", 1.000, None, 163_840_000),
+    ("MortarMayhem-Grid-v0", "trxl", "base"): ("success_rate", 0.999, None, 163_840_000),
+    ("MortarMayhem-Grid-v0", "none", "base"): ("success_rate", 0.0, None, 163_840_000),
+    ("MortarMayhemB-Grid-v0", "gru", "base"): ("success_rate", 1.000, None, 163_840_000),
+    ("MortarMayhemB-Grid-v0", "trxl", "base"): ("success_rate", 1.000, None, 163_840_000),
+    ("MortarMayhemB-Grid-v0", "none", "base"): ("success_rate", 0.0, None, 163_840_000),
+    ("MysteryPath-Grid-v0", "gru", "base"): ("success_rate", 0.685, 0.116, 163_840_000),
+    ("MysteryPath-Grid-v0", "trxl", "base"): ("success_rate", 0.991, 0.012, 163_840_000),
+    ("MysteryPath-Grid-v0", "none", "base"): ("success_rate", 0.080, None, 163_840_000),
+    ("Endless-MortarMayhem-v0", "gru", "base"): ("mean_return", 10.68, 1.69, 819_200_000),
+    ("Endless-MortarMayhem-v0", "trxl", "base"): ("mean_return", 1.62, 0.09, 819_200_000),
+    ("Endless-MortarMayhem-v0", "trxl", "rec"): ("mean_return", 1.38, 0.26, 819_200_000),
+    ("Endless-MysteryPath-v0", "gru", "base"): ("mean_return", 2.68, 0.09, 819_200_000),
+    ("Endless-MysteryPath-v0", "trxl", "base"): ("mean_return", 2.03, 0.07, 819_200_000),
+    ("Endless-SearingSpotlights-v0", "gru", "rec"): ("mean_return", 5.97, 0.375, 819_200_000),
+    ("Endless-SearingSpotlights-v0", "trxl", "rec"): ("mean_return", 1.67, 0.15, 819_200_000),
+}
+
+
+def paper_result(env_id: str, agent: str, variant: str = "base"):
+    """The Memory Gym paper's published result for ``(env_id, agent, variant)``, or None.
+
+    Returns:
+        ``(metric, mean, std or None, training steps)``; see :data:`PAPER_RESULTS`.
+    """
+    return PAPER_RESULTS.get((env_id, agent, variant))
