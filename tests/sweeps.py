@@ -17,7 +17,7 @@ out = "tiny"
 env = ["MortarMayhem-Grid-v0", "DarkKeyToDoor-v0"]
 agent = ["gru", "none"]
 seed = [0, 1]
-total_steps = [128]
+total_steps = [256]
 
 [base]
 num_envs = 4
@@ -45,7 +45,13 @@ def write_spec(folder: Path, text: str = TINY_SPEC, name: str = "tiny.toml", **r
 
 
 def shared_sweep(tmp_path_factory) -> Path:
-    """The folder of the tiny sweep, trained with the local executor on first use."""
+    """The folder of the tiny sweep, trained with the local executor on first use.
+
+    ``ENGRAM_TINY_SWEEP=FOLDER`` reuses a sweep of ``TINY_SPEC`` trained before (``engram
+    sweep tiny.toml``), for working on the report without training again.
+    """
+    if os.environ.get("ENGRAM_TINY_SWEEP"):
+        return Path(os.environ["ENGRAM_TINY_SWEEP"])
     from rich.console import Console
 
     from engram.sweep import load_spec, run_sweep

@@ -27,6 +27,9 @@ LAYERS = {
     "eval": 8,
     "record": 8,
     "play": 8,
+    "provenance": 7,  # what a run was made with: sweep writes it, report reads it
+    "sweep": 8,
+    "report": 8,
     "cli": 9,
     "gym": 0,  # the Gymnasium adapter needs only the core (engram/__init__ registers it)
 }

@@ -103,13 +103,6 @@ def test_the_papers_number_only_where_the_setting_matches():
     assert paper_row(_run("TMaze-v0", "gru")) is None
 
 
-@pytest.fixture(scope="module")
-def report_page(tiny_sweep, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    main(["report", str(tiny_sweep), "--out", str(out)])
-    return out
-
-
 def test_the_page_has_every_figure_and_table(report_page):
     page = parse(report_page)
     assert page.figures == ["curves-steps", "curves-wall", "profiles", "improvement", "in-context"]

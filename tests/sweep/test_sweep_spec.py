@@ -17,10 +17,10 @@ def test_grid_expands_to_every_combination(tmp_path):
     assert len(spec.runs) == 8
     names = [r.name for r in spec.runs]
     assert len(set(names)) == 8
-    assert "MortarMayhem-Grid-v0__gru__base__128__1" in names
+    assert "MortarMayhem-Grid-v0__gru__base__256__1" in names
     for r in spec.runs:
         c = r.config
-        assert (c.env, c.agent, c.seed, c.total_steps) == (r.env, r.agent, r.seed, 128)
+        assert (c.env, c.agent, c.seed, c.total_steps) == (r.env, r.agent, r.seed, 256)
         assert c.run_dir == str(tmp_path / "tiny" / "runs") and c.run_name == r.name
         assert c.num_envs == 4 and c.memory_hidden == 8
         dktd = ("room_size=3", "episode_length=4", "trial_length=12")

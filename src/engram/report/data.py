@@ -39,8 +39,9 @@ class Run:
             entry), or None for an unfinished run.
         summary: the whole ``eval.json`` (train seconds, memory), or None.
         curves: scalar tag -> :class:`Curve` from the TensorBoard events.
-        evaluations: other evaluations of the run (``engram eval``'s JSON files), each with
-            its ``trial_scale`` and ``stream_window``.
+        evaluations: the agent's part of ``engram eval``'s JSON files of a trial task, each
+            with its ``trial_scale`` (trial length over the training one) and
+            ``stream_window``.
         provenance: ``provenance.json`` (versions, commit, hardware), or None.
     """
 
@@ -156,8 +157,14 @@ def load_run(folder: str | Path) -> list[Run]:
         if path.name in ("config.json", "eval.json", PROVENANCE):
             continue
         ev = _json(path)
-        if ev is not None and "per_episode_index" in ev:
-            evaluations.append({**ev, "file": path.name})
+        agent = ev.get("agent") if ev else None  # engram eval's file: {"agent", "random", ...}
+        if isinstance(agent, dict) and "per_episode_index" in agent:
+            trained = (summary or {}).get("trial_length")
+            scale = round(agent["trial_length"] / trained) if trained else None
+            evaluations.append(
+                {**agent, "trial_scale": scale, "stream_window": ev.get("stream_window")}
+                | {"file": path.name}
+            )
     variant = _variant(folder, config)
     num_seeds = int(config.get("num_seeds", 1))
     if num_seeds == 1:

@@ -18,21 +18,25 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
-td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
 td:first-child,th:first-child,td.l{text-align:left}
 figure{margin:0.5em 0}figcaption,.note{font-size:0.8em;color:#555}
 pre{font-size:0.75em;background:#f6f6f6;padding:0.5em;overflow-x:auto}
 details{margin:0.2em 0}
 """
 
-# Runs on load: every figure must hold an SVG with a drawn size; the result is written to
+# Runs on load: every figure must hold an SVG with a drawing; the result is written to
 # <body data-checked> and any failure to the console (the browser test reads both).
 _SCRIPT = """
 window.addEventListener("load", function () {
   var figs = document.querySelectorAll("figure[data-figure]"), bad = [];
   figs.forEach(function (f) {
+    // drawn: the SVG has a size on the page and its drawing (matplotlib's figure group,
+    // lines and text) covers more than a speck
     var svg = f.querySelector("svg"), box = svg && svg.getBoundingClientRect();
-    if (!svg || box.width < 10 || box.height < 10) bad.push(f.dataset.figure);
+    var drawing = svg && svg.querySelector("g"), extent = drawing && drawing.getBBox();
+    if (!svg || box.width < 10 || box.height < 10 || !extent || extent.width < 10 ||
+        extent.height < 10 || svg.querySelectorAll("path").length < 3) bad.push(f.dataset.figure);
   });
   var tables = document.querySelectorAll("table[data-table]").length;
   if (bad.length) console.error("engram report: figures not drawn: " + bad.join(", "));
@@ -64,6 +68,20 @@ def _figure(name: str, svg: str | None, caption: str) -> str:
     if svg is None:
         return f'<p class="note">No data for this figure ({escape(caption)}).</p>'
     return f'<figure data-figure="{name}">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def _no_curve_note(g: dict[str, dict[str, list[Run]]]) -> str:
+    missing = [
+        env
+        for env, agents in g.items()
+        if not any(analysis.RETURN in r.curves for rs in agents.values() for r in rs)
+    ]
+    if not missing:
+        return ""
+    return (
+        f"<p class='note'>No episode ended during training on {escape(', '.join(missing))}: "
+        "no learning curve there.</p>"
+    )
 
 
 def _final_section(rows: list[dict]) -> str:
@@ -229,6 +247,7 @@ def render(runs: list[Run]) -> str:
             figures.learning_curves(g, "wall"),
             "episodic return against wall time; mean over seeds, 95% bootstrap band",
         ),
+        _no_curve_note(g),
         "<h2 id='final'>Final performance</h2>",
         "<p class='note'>Final policy on unseen levels (eval.json). IQM and mean of the "
         "per-episode return with rliable's 95% stratified-bootstrap intervals (episodes "
