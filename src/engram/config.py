@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -300,8 +301,25 @@ class TrainConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be in [0, 1]")
         for name in ("clip", "lr", "final_lr", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: got {getattr(self, name)}, must be > 0")
+            # math.isfinite first: NaN fails every comparison, and inf passes "> 0".
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}: got {value}, must be a finite number > 0")
+        for name in (
+            "vf_coef",
+            "ent_coef",
+            "final_ent_coef",
+            "obs_reconstruction",
+            "ground_truth_estimation",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: got {value}, must be a finite number >= 0")
+        if not (math.isfinite(self.segment_jitter) and 0 <= self.segment_jitter < 1):
+            raise ValueError(
+                f"segment_jitter: got {self.segment_jitter}, must be in [0, 1) (a fraction "
+                "of segment_length; 1 would allow empty segments)"
+            )
         if self.hidden is not None and (not isinstance(self.hidden, int) or self.hidden < 1):
             raise ValueError(f"hidden: got {self.hidden!r}, must be a positive integer")
         if self.optimizer not in (None, "adamw", "adam"):
@@ -331,12 +349,7 @@ class TrainConfig:
             raise ValueError(
                 'track: Weights & Biases is not installed: pip install "engram[track]"'
             )
-        for name in (
-            "checkpoint_every",
-            "eval_every",
-            "obs_reconstruction",
-            "ground_truth_estimation",
-        ):
+        for name in ("checkpoint_every", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}, must be >= 0")
         spec = memory_spec(self.agent)

@@ -9,10 +9,16 @@ what is allowed, so that a typo or an out-of-range value never reaches ``jit``.
 from __future__ import annotations
 
 import ast
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+#: Integer parameters live in int32 arrays inside the compiled programs: an open upper
+#: (lower) bound of an int parameter is this limit, not infinity.
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,8 @@ class ResetParameter:
         kind: ``"int"``, ``"float"``, ``"bool"`` or ``"int_list"`` (a non-empty list of ints
             from which the environment samples one value per episode, as the original does
             with ``np_random.choice``).
-        low, high: inclusive bounds for numbers and for every list element (``None``: open).
+        low, high: inclusive bounds for numbers and for every list element (``None``: open;
+            ints never leave int32 and numbers must be finite).
         doc: one line for the docs and error messages.
     """
 
@@ -40,6 +47,9 @@ class ResetParameter:
         """Human-readable description of the allowed values."""
         lo = "-inf" if self.low is None else self.low
         hi = "inf" if self.high is None else self.high
+        if self.kind in ("int", "int_list"):
+            lo = INT32_MIN if self.low is None else self.low
+            hi = INT32_MAX if self.high is None else self.high
         if self.kind == "bool":
             return "a bool"
         if self.kind == "int_list":
@@ -70,10 +80,18 @@ class ResetParameter:
             return self._in_range(int(value), err)
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise err
+        # NaN passes every range test (all its comparisons are False); infinity passes an
+        # open bound and then poisons rewards and sums.
+        if not math.isfinite(float(value)):
+            raise err
         return self._in_range(float(value), err)
 
     def _in_range(self, v, err):
-        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+        low, high = self.low, self.high
+        if isinstance(v, int):  # an int parameter: int32 inside the programs
+            low = INT32_MIN if low is None else low
+            high = INT32_MAX if high is None else high
+        if (low is not None and v < low) or (high is not None and v > high):
             raise err
         return v
 

@@ -181,6 +181,11 @@ class TrialEnvironment(Environment):
                 ).astype(jnp.float32),
             ]
         )
+        # The space's bounds are +-VECTOR_BOUND, but the previous reward (e.g. a
+        # slack_reward of -1e6 plus a step's other rewards) and the trial time in episodes
+        # (trial_length / episode_length, up to 2^31) are not bounded by the parameters:
+        # clip, so an observation never leaves its space (found by tests/test_fuzz.py).
+        extra = jnp.clip(extra, -self.VECTOR_BOUND, self.VECTOR_BOUND)
         if isinstance(obs, dict):
             vec = obs["vector_observation"].astype(jnp.float32)
             return dict(obs, vector_observation=jnp.concatenate([vec, extra]))
