@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.machinery
 import io
 import json
+import re
 
 import jax
 import numpy as np
@@ -488,6 +489,37 @@ def test_transformer_xl_defaults_are_the_papers_per_environment(tmp_path):
     assert (grid["trxl_num_layers"], grid["trxl_dim"], grid["trxl_memory_length"]) == (2, 256, 96)
     assert grid["trxl_positional_encoding"] is False
     assert tiny(tmp_path, agent="trxl").trxl_settings().memory_length == 119
+
+
+def test_multi_seed_programs_hand_jaxlib_no_batched_lapack_call(tmp_path):
+    """The multi-seed stall (issue 20): jaxlib 0.10's CPU LAPACK kernels split a batch over
+    XLA's intra-op pool and block until it is done, so two batched QR factorisations (the
+    vmapped orthogonal initialisers) running at once deadlock a 2-thread pool. Every LAPACK
+    call of the multi-seed programs must be on a single matrix (``num_batch_dims = "0"``)."""
+    t = Trainer(tiny(tmp_path, num_seeds=2))
+    keys = t.seed_keys()
+    texts = [t.init.lower(keys).as_text(), t.update.lower(t.state_shapes()).as_text()]
+    calls = [line for text in texts for line in text.splitlines() if "@lapack_" in line]
+    assert calls, "the orthogonal initialisers should call LAPACK's QR"
+    batch_dims = [re.search(r'num_batch_dims = "(\d+)"', line).group(1) for line in calls]
+    assert set(batch_dims) == {"0"}
+
+
+def test_pixel_seeds_in_one_program_equal_each_seed_alone(tmp_path):
+    """--num-seeds on a pixel task (the CNN): seed k's first update equals a --seed k run's
+    (environments exactly, parameters up to the rounding of batched convolutions)."""
+    many = Trainer(tiny(tmp_path, num_seeds=2))
+    ts, m = many.update(many.initial_state())
+    assert np.asarray(m["loss"]).shape == (2,)
+    alone = Trainer(tiny(tmp_path, seed=1))
+    one, _ = alone.update(alone.initial_state())
+    for a, b in zip(jax.tree.leaves(one.env_state), jax.tree.leaves(ts.env_state), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b)[1])
+    got = jax.tree.leaves(many.seed_params(ts, 1))
+    for a, b in zip(jax.tree.leaves(one.params), got, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    seed0 = jax.tree.leaves(many.seed_params(ts, 0))[0]
+    assert not np.allclose(np.asarray(seed0), np.asarray(jax.tree.leaves(one.params)[0]))
 
 
 def test_several_seeds_in_one_program_learn_as_each_seed_alone(tmp_path):

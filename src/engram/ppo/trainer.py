@@ -73,17 +73,26 @@ class Trainer:
             c.ent_coef, c.final_ent_coef, c.anneal_updates
         )
         self.tx = optax.chain(optax.clip_by_global_norm(c.max_grad_norm), self._optimizer())
-        # Several seeds: the same programs vmapped over a leading seed axis of the state.
-        many = (lambda f: jax.vmap(f)) if c.num_seeds > 1 else (lambda f: f)
+        # Several seeds: the same programs over a leading seed axis of the state, the update
+        # vmapped, the initialisation a loop over the seeds (lax.map). Vmapped, the
+        # orthogonal initialisers become batched QR factorisations, and jaxlib 0.10's CPU
+        # LAPACK kernels hand a batch to XLA's intra-op thread pool and block until it is
+        # done: two of them running at once on a 2-thread pool wait for each other forever
+        # (the multi-seed stall of issue 20; scripts/seed_stall.py). One seed at a time,
+        # each QR is a single matrix and runs on its own thread.
+        if c.num_seeds > 1:
+            init, update = (lambda keys: jax.lax.map(self._init, keys)), jax.vmap(self._update)
+        else:
+            init, update = self._init, self._update
         self.mesh = Mesh(np.asarray(jax.devices()[: c.num_devices]), ("env",))
         if c.num_devices == 1:  # nothing to place: plain programs on the default device
-            self.init = jax.jit(many(self._init))
-            self.update = jax.jit(many(self._update))
+            self.init = jax.jit(init)
+            self.update = jax.jit(update)
             return
         shardings = self._state_shardings()
         replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.init = jax.jit(many(self._init), out_shardings=shardings)
-        self.update = jax.jit(many(self._update), out_shardings=(shardings, replicated))
+        self.init = jax.jit(init, out_shardings=shardings)
+        self.update = jax.jit(update, out_shardings=(shardings, replicated))
 
     def _optimizer(self) -> optax.GradientTransformation:
         """The configured optimiser (:meth:`engram.config.TrainConfig.optimizer_settings`);

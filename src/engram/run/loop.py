@@ -197,12 +197,6 @@ def _train_locked(
         levels=c.eval_levels, repetitions=c.eval_repetitions, seed=c.seed + LEVEL_SEED_OFFSET
     )
 
-    if len(seeds) > 1:
-        console.print(
-            "[yellow]--num-seeds is experimental: on CPU a vmapped multi-seed update has been "
-            "seen to stall inside XLA; if progress stops, train the seeds one by one.[/yellow]"
-        )
-
     def evaluate_seeds(state: TrainState, **kw) -> list[dict]:
         return [
             evaluate(trainer.policy, trainer.seed_params(state, i), **levels, **kw)
