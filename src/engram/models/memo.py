@@ -61,17 +61,29 @@ Memo/RMT carry (:class:`MemoCarry`): ``summary_keys``, ``summary_values`` float3
 dropped ones included) and ``segment_count`` int32 ``(B,)`` (steps in the current segment).
 Cache slots past these counts hold stale values that are masked out (never attended).
 
-How ``sequence`` is computed for Memo/RMT: a ``lax.scan`` of the single-step function (the
-summary passes run under a ``lax.cond`` taken when any environment ends a segment). This is
-exact (the same code as ``step``), handles segment boundaries and resets at any step of every
-environment, and lets gradients flow through every summary of the chunk (the paper's full
-backpropagation through summaries). The cost: ``T`` sequential single-token passes, each
-attending over the whole fixed-size cache (``S * summary_length + C`` slots), plus, per
-segment boundary, a pass of ``summary_length`` queries and one of the re-encoding; for
-gradients, the step is rematerialised (``jax.checkpoint``), so ``lax.scan`` keeps only
-each step's carry, i.e. ``T`` copies of the cache, and recomputes the rest. A parallel
-form (all steps of a segment at once, segments in sequence) would be faster for long chunks
-but has to handle per-environment segment phases and resets.
+How ``sequence`` is computed for Memo/RMT: a ``lax.cond`` at run time between two exact
+forms of the same function.
+
+* Parallel (``_memo_segments``), taken when the chunk is aligned (:func:`segments_aligned`:
+  every environment starts a segment at step 0, i.e. resets there or has ``segment_count ==
+  0``, and none resets at a later step; PPO's learning pass when a rollout is one trial) and
+  the segment length is static (no ``segment_jitter`` draw): a ``lax.scan`` over segments,
+  each one causal pass of all its steps over the summary cache so far, then its summary
+  passes; the partial last segment (``T`` not a multiple of the length) gets no summary.
+  Per segment: one pass of ``segment_length`` queries instead of that many single-token
+  passes.
+* Otherwise a ``lax.scan`` of the single-step function (``_memo_scan``; the summary passes
+  under a ``lax.cond`` taken when any environment ends a segment): it handles segment
+  boundaries and resets at any step of every environment. Each step is rematerialised
+  (``jax.checkpoint``), so the backward pass keeps only each step's carry (``T`` copies of
+  the cache), and the whole scan is too: a ``cond``'s gradient keeps the residuals of both
+  branches, so the scan keeps only its inputs and reruns its forward pass when taken.
+
+Both let gradients flow through every summary of the chunk (the paper's full
+backpropagation through summaries) and give the same outputs, carry (stale slots included)
+and gradients up to float rounding (``tests/models/test_memo_parallel.py``); the ``cond``
+compiles both. Under ``vmap`` with a batched condition (e.g. over seeds) a ``cond`` runs
+both branches. With a ``"segments"`` RNG draw, ``sequence`` is the scan only.
 
 Segment-length randomisation (``segment_jitter``, paper §2.3: ``0.2``, i.e. uniform in
 ``[205, 307]`` for 256): when ``segment_jitter > 0`` and ``sequence`` is applied with a
@@ -498,7 +510,8 @@ class MemoMemory(nn.Module):
 
     Shapes: ``step`` maps ``x`` ``(B, F)`` and ``reset`` bool ``(B,)`` to ``y`` float32
     ``(B, width)``; ``sequence`` maps ``xs`` ``(T, B, F)``, ``resets`` ``(T, B)`` to ``ys``
-    ``(T, B, width)`` (a ``lax.scan`` of ``step``). Carry: :class:`MemoCarry`.
+    ``(T, B, width)``, equal to ``T`` calls of ``step`` (a segment at a time on aligned
+    chunks; see the module docstring). Carry: :class:`MemoCarry`.
 
     Attributes:
         num_layers, width, num_heads, mlp_hidden, activation: the decoder
