@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[type, Callable, str]] = {
     "play": (PlayConfig, play, "play an environment with the keyboard"),
     "record": (RecordConfig, record, "write episodes of a policy to an MP4 or GIF"),
     "sweep": (SweepConfig, sweep, "train a grid of runs from a spec (locally or on Ray)"),
-    "report": (ReportConfig, report, "one HTML page of runs' curves, tables and the papers'"),
+    "report": (ReportConfig, report, "an HTML page: runs' curves, tables, the papers' numbers"),
 }
 
 

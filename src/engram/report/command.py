@@ -41,6 +41,9 @@ def write_report(dirs: list[str | Path], out: str | Path) -> Path:
     from engram.report.data import find_runs
     from engram.report.html import render
 
+    if not dirs:
+        raise ValueError("report: give at least one run or sweep folder")
+
     runs = find_runs(list(dirs))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

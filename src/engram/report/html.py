@@ -61,7 +61,8 @@ def _ci(point, ci) -> str:
 def _table(name: str, header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table data-table="{name}"><tr>{head}</tr>{body}</table>'
+    table = f'<table data-table="{name}"><tr>{head}</tr>{body}</table>'
+    return f'<div style="overflow-x:auto">{table}</div>'
 
 
 def _figure(name: str, svg: str | None, caption: str) -> str:
@@ -93,8 +94,8 @@ def _final_section(rows: list[dict]) -> str:
         paper = "–"
         if p:
             std = f" ± {p['std']:.3f}" if p["std"] is not None else ""
-            metric = p["metric"].replace("_", " ")
-            paper = f"{metric} {p['mean']:.3f}{std} at {p['steps'] / 1e6:,.1f} M steps"
+            metric = {"success_rate": "success", "mean_return": "return"}[p["metric"]]
+            paper = f"{metric} {p['mean']:.3f}{std} ({p['steps'] / 1e6:,.1f} M steps)"
         out.append(
             [
                 escape(r["env"]),
