@@ -13,13 +13,27 @@ Usage::
         --num-envs 32 --num-steps 512 --updates 5               # the paper's rollout (GPU)
     python benchmarks/train_throughput.py --envs MortarMayhem-v0 --agents gru trxl \
         --num-envs 32 --num-steps 512 --updates 0               # its memory, compiled only
+    python benchmarks/train_throughput.py --envs MortarMayhem-Grid-v0 --agents gru \
+        --torch-python /work/torch/bin/python --xla-baseline    # the yardsticks of issue 20
+
+``--torch-python PATH`` first measures, in the same run, the forward + backward images/s of
+the paper's encoder in PyTorch (``benchmarks/cnn_throughput.py`` in that interpreter) and in
+engram's JAX, and adds the column ``/ torch img/s``: engram's steps/s over PyTorch's image
+rate (a PPO step costs one forward while acting plus three epochs of forward + backward).
+``--xla-baseline`` measures each configuration a second time in a child process with
+``ENGRAM_XLA_DEFAULTS=0`` (XLA's own CPU settings, without engram's YNN flag).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import jax
 
@@ -60,6 +74,44 @@ def measure(config: TrainConfig, updates: int) -> dict:
     }
 
 
+CNN_SCRIPT = Path(__file__).with_name("cnn_throughput.py")
+
+
+def row_config(args, env_id: str, agent: str, run_dir: str) -> TrainConfig:
+    """The measured configuration: ``args``' rollout, 3 epochs x 8 minibatches (the default)."""
+    return TrainConfig(
+        env=env_id,
+        agent=agent,
+        num_envs=args.num_envs,
+        num_steps=args.num_steps,
+        total_steps=args.num_envs * args.num_steps * (args.updates + 1),
+        num_minibatches=min(8, args.num_envs),
+        run_dir=run_dir,
+    )
+
+
+def cnn_images_per_s(python: str, framework: str, env: dict | None = None) -> dict:
+    """Run ``benchmarks/cnn_throughput.py`` in ``python``; its JSON result."""
+    cmd = [python, str(CNN_SCRIPT), "--framework", framework]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def baseline_row(args, env_id: str, agent: str) -> dict:
+    """The same configuration measured in a child process with XLA's default CPU flags."""
+    cmd = [sys.executable, __file__, "--envs", env_id, "--agents", agent, "--json"]
+    cmd += ["--num-envs", str(args.num_envs), "--num-steps", str(args.num_steps)]
+    cmd += ["--updates", str(args.updates)]
+    env = {**os.environ, "ENGRAM_XLA_DEFAULTS": "0"}
+    env.pop("XLA_FLAGS", None)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="*", default=["MortarMayhem-Grid-v0", "MortarMayhem-v0"])
@@ -72,11 +124,27 @@ def main() -> None:
         default=3,
         help="timed updates after the first; 0: compile only (memory figures, no speed)",
     )
+    parser.add_argument(
+        "--torch-python",
+        help="a Python with torch: measure the paper's encoder in PyTorch and JAX first",
+    )
+    parser.add_argument(
+        "--xla-baseline",
+        action="store_true",
+        help="also measure each row with ENGRAM_XLA_DEFAULTS=0 (XLA's own CPU flags)",
+    )
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.json:  # one row, for --xla-baseline's child process
+        with tempfile.TemporaryDirectory() as tmp:
+            r = measure(row_config(args, args.envs[0], args.agents[0], tmp), args.updates)
+        print(json.dumps({k: v for k, v in r.items() if k in ("compile_s", "sps")}))
+        return
     device = jax.devices()[0]
     print(f"device: {device.platform.upper()} ({device.device_kind}), jax {jax.__version__}")
     print(
-        f"rollout {args.num_envs} envs x {args.num_steps} steps, 3 epochs x 8 minibatches, "
+        f"rollout {args.num_envs} envs x {args.num_steps} steps, 3 epochs x "
+        f"{min(8, args.num_envs)} minibatches, "
         "paper network (Atari CNN; GRU 512, TrXL with the paper's blocks and window, or "
         "fct/memo/rmt with the Memo paper's decoder; dense 512)"
     )
@@ -85,34 +153,51 @@ def main() -> None:
         "for the compiled update (state, rollout, activations, temporaries); peak GiB: the "
         "device's peak so far in this process (GPU only, cumulative over rows)"
     )
-    header = (
-        f"| {'environment':<24} | {'agent':<5} | {'compile s':>9} | {'steps/s':>9} "
-        f"| {'state KiB/env':>13} | {'update GiB':>10} | {'peak GiB':>8} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    torch_rate = None
+    if args.torch_python:
+        mine = cnn_images_per_s(sys.executable, "jax")
+        theirs = cnn_images_per_s(args.torch_python, "torch")
+        torch_rate = theirs["images_per_s"]
+        print(
+            f"paper encoder, forward + backward, batch {mine['batch']}: PyTorch "
+            f"{torch_rate:,.0f} img/s ({theirs['gflops']} GFLOP/s, {theirs['threads']} "
+            f"threads), engram's JAX {mine['images_per_s']:,.0f} img/s ({mine['gflops']} "
+            f"GFLOP/s): {mine['images_per_s'] / torch_rate:.2f}x"
+        )
+    columns = [("environment", 24), ("agent", 5), ("compile s", 9), ("steps/s", 9)]
+    if args.xla_baseline:
+        columns += [("XLA defaults steps/s", 20), ("speed-up", 8)]
+    if torch_rate:
+        columns += [("/ torch img/s", 13)]
+    columns += [("state KiB/env", 13), ("update GiB", 10), ("peak GiB", 8)]
+
+    def line(values: list[str]) -> str:  # a Markdown row; the first two columns left-aligned
+        cells = [
+            f"{v:<{w}}" if i < 2 else f"{v:>{w}}"
+            for i, (v, (_, w)) in enumerate(zip(values, columns, strict=True))
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+    print(line([name for name, _ in columns]))
+    print("|" + "|".join("-" * (w + 2) for _, w in columns) + "|")
     with tempfile.TemporaryDirectory() as tmp:
         for env_id in args.envs:
             for agent in args.agents:
-                config = TrainConfig(
-                    env=env_id,
-                    agent=agent,
-                    num_envs=args.num_envs,
-                    num_steps=args.num_steps,
-                    total_steps=args.num_envs * args.num_steps * (args.updates + 1),
-                    num_minibatches=min(8, args.num_envs),
-                    run_dir=tmp,
-                )
-                r = measure(config, args.updates)
+                r = measure(row_config(args, env_id, agent, tmp), args.updates)
                 peak = "n/a" if r["peak"] is None else f"{r['peak'] / 2**30:.2f}"
                 prog = r["program_bytes"]
                 prog = "n/a" if prog is None else f"{prog / 2**30:.2f}"
                 sps = "n/a" if r["sps"] is None else f"{r['sps']:,.0f}"
-                print(
-                    f"| {env_id:<24} | {agent:<5} | {r['compile_s']:>9.1f} | {sps:>9} "
-                    f"| {r['state_bytes'] / 1024:>13,.1f} | {prog:>10} | {peak:>8} |",
-                    flush=True,
-                )
+                row = [env_id, agent, f"{r['compile_s']:.1f}", sps]
+                if args.xla_baseline:
+                    base = baseline_row(args, env_id, agent)
+                    fast = r["sps"] and base["sps"]
+                    row += [f"{base['sps']:,.0f}" if base["sps"] else "n/a"]
+                    row += [f"{r['sps'] / base['sps']:.2f}x" if fast else "n/a"]
+                if torch_rate:
+                    row += [f"{r['sps'] / torch_rate:.3f}" if r["sps"] else "n/a"]
+                row += [f"{r['state_bytes'] / 1024:,.1f}", prog, peak]
+                print(line(row), flush=True)
 
 
 if __name__ == "__main__":
