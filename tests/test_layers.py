@@ -13,6 +13,7 @@ SRC = Path(engram.__file__).parent
 #: Layer of each top-level module or package of ``engram``; a module may import its own
 #: layer and the ones below it.
 LAYERS = {
+    "_xla": 0,  # XLA flags set before anything computes: imports nothing of engram
     "core": 0,
     "render": 0,
     "envs": 1,
