@@ -37,6 +37,7 @@ episode, :meth:`MysteryPath.reset_to` starts from the recorded path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
@@ -159,10 +160,14 @@ def stamina_bar_round_down(level: int) -> np.ndarray:
         bool (SCREEN + 1,): entry ``n`` is True when the height is ``n - 1`` instead of ``n``.
     """
     out = np.zeros(SCREEN + 1, bool)
-    for stamina in range(level + 1):
-        if (SCREEN * (level - stamina)) % level == 0:
-            n = SCREEN * (level - stamina) // level
-            out[n] = int(SCREEN * (1 - (min(stamina, level) / level))) == n - 1
+    # The exact height 84 d / level (d = level - stamina) is an integer exactly when d is
+    # a multiple of level / gcd(84, level): at most 85 staminas to try, not level + 1
+    # (a loop over every stamina took minutes for stamina_level near 2^31).
+    g = math.gcd(SCREEN, level)
+    for j in range(g + 1):
+        stamina = level - j * (level // g)
+        n = SCREEN * j // g
+        out[n] = int(SCREEN * (1 - (min(stamina, level) / level))) == n - 1
     return out
 
 
