@@ -89,7 +89,7 @@ steps ``WARMUP = 3 ..``):
   ``clip_fraction``, and ``policy_objective_norm``, ``loss_norm`` with minibatch advantage
   normalisation;
 * ``w/<neroRL parameter name>`` float16: every parameter; ``g/<name>``: the gradient of
-  ``loss`` (for the names in ``STRIDED`` only every ``GRAD_STRIDE``-th element of the
+  ``loss`` (for the names in ``STRIDED`` only every ``golden_io.GRAD_STRIDE``-th element of the
   flattened tensor, to keep the file small);
 * ``warmup`` int; ``nerorl_commit``, ``torch_version`` (strings).
 """
@@ -99,6 +99,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from golden_io import run, save_golden
 
 ENV_ID = "MortarMayhem-v0"
 ACTION_DIMS = (3, 3)
@@ -107,7 +108,6 @@ N_ENVS, WARMUP, ROLLOUT = 3, 3, 8
 STEPS = WARMUP + ROLLOUT
 SEED = 11
 CLIP, VF_COEF, ENT_COEF = 0.1, 0.5, 0.05
-GRAD_STRIDE = 8
 STRIDED = (
     "vis_encoder.conv1.weight",
     "vis_encoder.conv2.weight",
@@ -435,21 +435,8 @@ def write_golden(inputs_path: str, out_path: str) -> None:
         "nerorl_commit": np.array(NERORL_COMMIT),
         "torch_version": np.array(torch.__version__),
     }
-    for name, p in model.named_parameters():
-        out[f"w/{name}"] = p.detach().numpy().astype(np.float16)
-        grad = p.grad.numpy()
-        out[f"g/{name}"] = grad.ravel()[::GRAD_STRIDE] if name in STRIDED else grad
-    np.savez_compressed(out_path, **out)
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) == 2 and argv[0] == "inputs":
-        write_inputs(argv[1])
-    elif len(argv) == 3 and argv[0] == "golden":
-        write_golden(*argv[1:])
-    else:
-        raise SystemExit(__doc__)
+    save_golden(out_path, out, model.named_parameters(), STRIDED)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(sys.argv[1:], __doc__, write_inputs, write_golden, golden_args=2)

@@ -44,7 +44,7 @@ and ``N = 3`` environments, ``(T, N, ...)`` with ``T = 12`` for the learned roll
   scalars ``clip``, ``vf_coef``, ``ent_coef``, ``pg_loss``, ``v_loss``, ``entropy``, ``loss``;
 * ``w/<torch name>`` float16: every parameter; ``g/<torch name>``: the gradient of ``loss``
   (for ``encoder.2.weight``, ``encoder.4.weight`` and ``encoder.7.weight`` only every
-  ``GRAD_STRIDE``-th element of the flattened tensor, to keep the file small);
+  ``golden_io.GRAD_STRIDE``-th element of the flattened tensor, to keep the file small);
 * ``pe_table`` ``(119, 32)``: CleanRL's positional-encoding table; ``cleanrl_sha256``,
   ``torch_version`` (strings).
 """
@@ -58,6 +58,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+from golden_io import run, save_golden
 
 ENV_ID = "MortarMayhem-Grid-v0"
 MAX_EPISODE_STEPS = 119  # MortarMayhem-Grid-v0's episode cap
@@ -67,7 +68,6 @@ N_ENVS, FIRST_ROLLOUT, ROLLOUT = 3, 5, 12
 STEPS = FIRST_ROLLOUT + ROLLOUT
 SEED = 7
 CLIP, VF_COEF, ENT_COEF = 0.1, 0.5, 0.05
-GRAD_STRIDE = 8
 STRIDED = ("encoder.2.weight", "encoder.4.weight", "encoder.7.weight")
 # (acting step, environment) pairs whose episode ends with that step.
 EPISODE_ENDS = ((FIRST_ROLLOUT - 1, 0), (FIRST_ROLLOUT + 6, 1))
@@ -294,21 +294,8 @@ def write_golden(cleanrl_path: str, inputs_path: str, out_path: str) -> None:
         "cleanrl_sha256": np.array(hashlib.sha256(Path(cleanrl_path).read_bytes()).hexdigest()),
         "torch_version": np.array(torch.__version__),
     }
-    for name, p in agent.named_parameters():
-        out[f"w/{name}"] = p.detach().numpy().astype(np.float16)
-        grad = p.grad.numpy()
-        out[f"g/{name}"] = grad.ravel()[::GRAD_STRIDE] if name in STRIDED else grad
-    np.savez_compressed(out_path, **out)
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) == 2 and argv[0] == "inputs":
-        write_inputs(argv[1])
-    elif len(argv) == 4 and argv[0] == "golden":
-        write_golden(*argv[1:])
-    else:
-        raise SystemExit(__doc__)
+    save_golden(out_path, out, agent.named_parameters(), STRIDED)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run(sys.argv[1:], __doc__, write_inputs, write_golden, golden_args=3)
