@@ -37,7 +37,7 @@ from engram.models.decoder import (
     init_decoder_params,
     validate_decoder_fields,
 )
-from engram.models.memory import MemorySpec, register_memory
+from engram.models.memory import MemoryModule, MemorySpec, register_memory
 
 
 class FCTCarry(NamedTuple):
@@ -91,7 +91,7 @@ def fct_carry_bytes(num_layers: int, width: int, max_context: int) -> int:
     return 4 * (2 * num_layers * max_context * width + max_context + 1)
 
 
-class FullContextTransformerMemory(nn.Module):
+class FullContextTransformerMemory(MemoryModule):
     """The Memo paper's full-context transformer baseline (FCT): every step attends to all
     earlier steps since the last reset through a key/value cache of ``max_context`` steps per
     layer (a FIFO window past that); details in the module docstring.
@@ -182,13 +182,6 @@ class FullContextTransformerMemory(nn.Module):
             step=end,
         )
         return new_carry, jnp.swapaxes(out, 0, 1)
-
-    def step(self, carry: FCTCarry, x, reset):
-        carry, ys = self.sequence(carry, x[None], reset[None])
-        return carry, ys[0]
-
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
 
 
 register_memory(

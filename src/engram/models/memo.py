@@ -126,7 +126,7 @@ from engram.models.decoder import (
     init_decoder_params,
     validate_decoder_fields,
 )
-from engram.models.memory import MemorySpec, register_memory
+from engram.models.memory import MemoryModule, MemorySpec, register_memory
 
 # ----------------------------------------------------------------------------------------
 # Carries, configuration checks, sizes.
@@ -525,7 +525,7 @@ def _memo_sequence(params, queries, spec, lay, seg_len: int, carry, embedded, re
     return jax.lax.cond(segments_aligned(carry, resets), parallel, scan, carry, embedded, resets)
 
 
-class MemoMemory(nn.Module):
+class MemoMemory(MemoryModule):
     """Memo (``accumulate=True``) or RMT (``accumulate=False``): a transformer that attends to
     summary tokens of earlier segments plus its current segment; details in the module
     docstring.
@@ -626,9 +626,6 @@ class MemoMemory(nn.Module):
             embedded,
             jnp.asarray(reset, bool),
         )
-
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
 
 
 def _validate_config(c) -> None:

@@ -9,6 +9,8 @@ Every memory model offers:
   ``resets`` ``(T, B)``; the same result as ``T`` calls of ``step``.
 
 PPO only ever calls these three, so recurrent and attention models share one code path.
+A model subclasses :class:`MemoryModule`, which makes calling it ``sequence`` and gives a
+``step`` (a sequence of one step) that a model overrides where it has a cheaper one.
 
 Each model's file describes it with a :class:`MemorySpec` and calls :func:`register_memory`
 when it is imported (``engram.models`` imports them all); the configuration, the agent, the
@@ -33,6 +35,19 @@ PPO_RECIPES: dict[str, dict[str, Any]] = {
     "memory-gym": {"optimizer": "adamw", "adam_eps": 1e-8, "weight_decay": 0.01},
     "memo": {"optimizer": "adam", "adam_eps": 1e-5, "weight_decay": 0.0},
 }
+
+
+class MemoryModule(nn.Module):
+    """Base of the memory models: calling the module is :meth:`sequence`, and :meth:`step`
+    is a sequence of one step, for the models that have no cheaper single step."""
+
+    def step(self, carry, x, reset):
+        """One time step: ``x`` ``(B, F)``, ``reset`` bool ``(B,)`` -> ``(carry, y (B, W))``."""
+        carry, ys = self.sequence(carry, x[None], reset[None])
+        return carry, ys[0]
+
+    def __call__(self, carry, xs, resets):
+        return self.sequence(carry, xs, resets)
 
 
 @dataclass(frozen=True)

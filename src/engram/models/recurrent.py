@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from engram.models.memory import MemorySpec, register_memory
+from engram.models.memory import MemoryModule, MemorySpec, register_memory
 
 
 def _zeros(batch_size: int, hidden: int):
@@ -19,7 +19,7 @@ def _zeros(batch_size: int, hidden: int):
     return jnp.zeros((batch_size, hidden), jnp.float32)
 
 
-class GRUMemory(nn.Module):
+class GRUMemory(MemoryModule):
     """One GRU layer (Cho et al. 2014), the paper's recurrent baseline: hidden 512, zero
     initial state, reset at every episode start. Carry: float32 ``(B, hidden)``.
 
@@ -63,15 +63,8 @@ class GRUMemory(nn.Module):
 
         return jax.lax.scan(one, carry, (projected, resets))
 
-    def step(self, carry, x, reset):
-        carry, ys = self.sequence(carry, x[None], reset[None])
-        return carry, ys[0]
 
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
-
-
-class LSTMMemory(nn.Module):
+class LSTMMemory(MemoryModule):
     """One LSTM layer (Hochreiter & Schmidhuber 1997), an alternative recurrent memory.
     Carry: a pair ``(h, c)`` of float32 ``(B, hidden)``, zero at every episode start.
 
@@ -109,15 +102,8 @@ class LSTMMemory(nn.Module):
 
         return jax.lax.scan(one, carry, (projected, resets))
 
-    def step(self, carry, x, reset):
-        carry, ys = self.sequence(carry, x[None], reset[None])
-        return carry, ys[0]
 
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
-
-
-class NoMemory(nn.Module):
+class NoMemory(MemoryModule):
     """The memory-less baseline: passes its input through. Carry: float32 ``(B, 1)``,
     unused."""
 
@@ -131,9 +117,6 @@ class NoMemory(nn.Module):
     def step(self, carry, x, reset):
         del reset
         return carry, x
-
-    def __call__(self, carry, xs, resets):
-        return self.sequence(carry, xs, resets)
 
 
 @dataclass(frozen=True)
