@@ -37,28 +37,14 @@ import numpy as np
 from engram.config import TrainConfig
 from engram.evaluation import LEVEL_SEED_OFFSET, evaluate
 from engram.ppo import Trainer
+from engram.presets import SMALL_TASK_DECODER, SMALL_TASK_PPO
 
-#: PPO and network settings of the default run (the same as tests/ppo/test_learning.py's
+#: PPO and network settings of the default run (those of tests/ppo/test_learning.py's
 #: in-context test, with a small decoder for the attention agents).
 DEFAULTS = dict(
-    num_envs=32,
+    **SMALL_TASK_PPO,
     num_steps=128,
-    num_minibatches=4,
-    memory_hidden=64,
-    hidden=64,
-    lr=1e-3,
-    final_lr=1e-3,
-    ent_coef=0.01,
-    final_ent_coef=0.01,
-    gamma=0.99,
-    clip=0.2,
-    max_grad_norm=0.5,
-    decoder_num_layers=1,
-    decoder_width=64,
-    decoder_num_heads=4,
-    decoder_mlp_hidden=128,
-    segment_length=16,
-    summary_length=4,
+    **SMALL_TASK_DECODER,
 )
 
 

@@ -25,6 +25,36 @@ PRESETS = ("paper",)
 
 _STEPS_PER_UPDATE = 32 * 512
 
+#: PPO and network settings of engram's small learning experiments (the learning tests on
+#: the T-maze and Dark-Key-To-Door, ``benchmarks/in_context.py``): 32 environments, 4
+#: minibatches, 64-unit memory and post-memory layer, a constant learning rate of 1e-3 and
+#: entropy coefficient of 0.01. Not a paper's; small enough to learn in minutes on a CPU.
+SMALL_TASK_PPO: dict[str, Any] = dict(
+    num_envs=32,
+    num_minibatches=4,
+    memory_hidden=64,
+    hidden=64,
+    lr=1e-3,
+    final_lr=1e-3,
+    ent_coef=0.01,
+    final_ent_coef=0.01,
+    gamma=0.99,
+    clip=0.2,
+    max_grad_norm=0.5,
+)
+
+#: The small decoder of the attention agents (FCT, Memo, RMT) in those experiments: one
+#: layer of width 64 with 4 heads and an MLP of 128; Memo's segments of 16 steps summarised
+#: in 4 tokens.
+SMALL_TASK_DECODER: dict[str, Any] = dict(
+    decoder_num_layers=1,
+    decoder_width=64,
+    decoder_num_heads=4,
+    decoder_mlp_hidden=128,
+    segment_length=16,
+    summary_length=4,
+)
+
 #: Training budget of the paper, in updates, by environment id.
 PAPER_UPDATES = {
     "MortarMayhem-Grid-v0": 10_000,

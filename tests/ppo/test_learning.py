@@ -15,6 +15,7 @@ import pytest
 from engram.config import TrainConfig
 from engram.evaluation import LEVEL_SEED_OFFSET, evaluate
 from engram.ppo import Trainer
+from engram.presets import SMALL_TASK_DECODER, SMALL_TASK_PPO
 
 EPISODES = 200
 
@@ -27,18 +28,8 @@ def _train_and_evaluate(agent: str, tmp_path, **options) -> float:
         env_options=("corridor_length=10",),
         agent=agent,
         total_steps=131_072,  # 128 updates of 32 x 32 steps
-        num_envs=32,
         num_steps=32,
-        num_minibatches=4,
-        memory_hidden=64,
-        hidden=64,
-        lr=1e-3,
-        final_lr=1e-3,
-        ent_coef=0.01,
-        final_ent_coef=0.01,
-        gamma=0.99,
-        clip=0.2,
-        max_grad_norm=0.5,
+        **SMALL_TASK_PPO,
         run_dir=str(tmp_path),
         **options,
     )
@@ -78,18 +69,8 @@ def _in_context_gain(agent: str, tmp_path, total_steps=1_000_000, **kw) -> tuple
         env_options=("room_size=4", "episode_length=16", "trial_length=64"),
         agent=agent,
         total_steps=total_steps,  # 1 M: 244 updates of 32 x 128 steps
-        num_envs=32,
         num_steps=128,
-        num_minibatches=4,
-        memory_hidden=64,
-        hidden=64,
-        lr=1e-3,
-        final_lr=1e-3,
-        ent_coef=0.01,
-        final_ent_coef=0.01,
-        gamma=0.99,
-        clip=0.2,
-        max_grad_norm=0.5,
+        **SMALL_TASK_PPO,
         run_dir=str(tmp_path),
         **kw,
     )
@@ -123,13 +104,5 @@ def test_memo_agent_improves_within_a_trial(tmp_path):
     # into 4 tokens; 150 updates (614,400 steps). Measured (seeds 0 and 1): first episode
     # 0.96 and 0.93, second and third 1.27 and 1.31 on average. With 100 updates seed 0
     # once reached only 0.97 -> 1.11, too close to the bar.
-    small = dict(
-        decoder_num_layers=1,
-        decoder_width=64,
-        decoder_num_heads=4,
-        decoder_mlp_hidden=128,
-        segment_length=16,
-        summary_length=4,
-    )
-    first, later = _in_context_gain("memo", tmp_path, total_steps=614_400, **small)
+    first, later = _in_context_gain("memo", tmp_path, total_steps=614_400, **SMALL_TASK_DECODER)
     assert later >= first + 0.15
