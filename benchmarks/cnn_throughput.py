@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 #: Multiply-accumulates of one image through the network, forward only (conv outputs
@@ -97,8 +98,6 @@ def main() -> None:
         threads = torch.get_num_threads()
         calls = torch_calls_per_s(args.batch, args.seconds)
     else:
-        import os
-
         threads = os.cpu_count()
         calls = jax_calls_per_s(args.batch, args.seconds)
     images = calls * args.batch

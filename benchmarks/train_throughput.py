@@ -78,7 +78,8 @@ CNN_SCRIPT = Path(__file__).with_name("cnn_throughput.py")
 
 
 def row_config(args, env_id: str, agent: str, run_dir: str) -> TrainConfig:
-    """The measured configuration: ``args``' rollout, 3 epochs x 8 minibatches (the default)."""
+    """The measured configuration: ``args``' rollout, the default 3 epochs, 8 minibatches
+    (fewer with fewer than 8 environments: a minibatch holds whole environments)."""
     return TrainConfig(
         env=env_id,
         agent=agent,
@@ -90,13 +91,21 @@ def row_config(args, env_id: str, agent: str, run_dir: str) -> TrainConfig:
     )
 
 
-def cnn_images_per_s(python: str, framework: str, env: dict | None = None) -> dict:
-    """Run ``benchmarks/cnn_throughput.py`` in ``python``; its JSON result."""
-    cmd = [python, str(CNN_SCRIPT), "--framework", framework]
+def child_json(cmd: list[str], env: dict | None = None) -> dict:
+    """Run ``cmd`` (a benchmark printing one JSON line last) and return that line, parsed.
+
+    Raises:
+        RuntimeError: the command failed (with the end of its stderr).
+    """
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cnn_images_per_s(python: str, framework: str) -> dict:
+    """Run ``benchmarks/cnn_throughput.py`` in ``python``; its JSON result."""
+    return child_json([python, str(CNN_SCRIPT), "--framework", framework])
 
 
 def baseline_row(args, env_id: str, agent: str) -> dict:
@@ -106,10 +115,7 @@ def baseline_row(args, env_id: str, agent: str) -> dict:
     cmd += ["--updates", str(args.updates)]
     env = {**os.environ, "ENGRAM_XLA_DEFAULTS": "0"}
     env.pop("XLA_FLAGS", None)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json(cmd, env)
 
 
 def main() -> None:
