@@ -21,6 +21,17 @@ CHW_OF_HWC = np.arange(64 * 7 * 7).reshape(64, 7, 7).transpose(1, 2, 0).ravel()
 HWC_OF_CHW = np.argsort(CHW_OF_HWC)
 
 
+#: The golden files keep only every ``GRAD_STRIDE``-th element of the flattened gradient of
+#: the large tensors their script names (``scripts/golden_io.py``), to stay small.
+GRAD_STRIDE = 8
+
+
+def as_stored(grad, name: str, strided) -> np.ndarray:
+    """``grad`` of the parameter ``name`` as a golden file stores it: flattened and strided
+    by :data:`GRAD_STRIDE` for the names in ``strided``, whole otherwise."""
+    return np.asarray(grad).ravel()[::GRAD_STRIDE] if name in strided else grad
+
+
 def _f32(x) -> np.ndarray:
     return np.asarray(x, np.float32)  # the golden files store weights as float16 values
 
