@@ -3,8 +3,10 @@
 On the CPU, XLA's own convolution kernels run the Atari CNN's gradients at about a ninth
 of the matrix-multiply speed of the same machine; routing dot-like fusions through
 XNNPACK's YNN library (``--xla_cpu_experimental_ynn_fusion_type=dot``) made the PPO update
-of the GRU agent 2x faster on a 2-core AMD EPYC (issue 20: 177 -> 354 steps/s, gradients
-equal to 6.6e-7). engram adds the flag to ``XLA_FLAGS`` when it is imported, unless:
+of the GRU agent 1.7x faster on a 2-core AMD EPYC (114 -> 192 steps/s, side by side in one
+run of ``benchmarks/train_throughput.py --xla-baseline``; issue 20 reported 2x and
+gradients equal to 6.6e-7), the encoder's forward + backward about 3x. engram adds the
+flag to ``XLA_FLAGS`` when it is imported, unless:
 
 * ``XLA_FLAGS`` already sets ``xla_cpu_experimental_ynn_fusion_type`` (yours wins), or
 * ``ENGRAM_XLA_DEFAULTS=0`` is in the environment (the opt-out).
