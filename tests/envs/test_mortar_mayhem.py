@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engram
+from engram.core.words import RandomWords
 from engram.envs.mortar_mayhem import COMMANDS
 
 MM_IDS = [i for i in engram.registered_ids() if "MortarMayhem" in i]
@@ -142,3 +143,31 @@ def test_spawn_is_a_tile_centre_inside_the_arena(size, seed):
     x, y = np.asarray(state.pos)
     assert (x - left) % 14 == 7 and (y - left) % 14 == 7
     assert left <= x < left + 14 * size and left <= y < left + 14 * size
+
+
+@pytest.mark.parametrize("arena_size, allowed", [(2, 9), (3, 5), (6, 9), (4, 4)])
+def test_command_sampling_follows_the_valid_command_rule(arena_size, allowed):
+    # The original's rule (_get_valid_commands then a uniform choice), written here with
+    # NumPy lists: from the simulated tile, the options are the first `allowed_commands`
+    # commands whose target stays inside the arena; a uniform number u in [0, 1) picks the
+    # int(u * count)-th of them. engram's u is jax.random.uniform's map of one random word
+    # (its top 23 bits as the mantissa of a float in [1, 2), minus 1).
+    env, params = engram.make("MortarMayhem-v0", arena_size=arena_size, allowed_commands=allowed)
+    n = env.variant.max_commands
+    sample = jax.jit(jax.vmap(lambda w, t: env._sample_commands(RandomWords(w), t, params)))
+    words = np.asarray(jax.random.bits(jax.random.key(7), (200, n), jnp.uint32))
+    tiles = np.asarray(jax.random.randint(jax.random.key(8), (200, 2), 0, arena_size))
+    got = np.asarray(sample(jnp.asarray(words), jnp.asarray(tiles, jnp.int32)))
+    for w, tile, commands in zip(words, tiles, got, strict=True):
+        u = ((w >> 9) | np.uint32(0x3F800000)).view(np.float32) - np.float32(1)
+        pos, want = tile.copy(), []
+        for k in range(n):
+            options = [
+                j
+                for j in range(allowed)
+                if all(0 <= pos[a] + DELTAS[j][a] < arena_size for a in (0, 1))
+            ]
+            cmd = options[min(int(u[k] * len(options)), len(options) - 1)]
+            pos = pos + DELTAS[cmd]
+            want.append(cmd)
+        assert commands.tolist() == want
