@@ -1,0 +1,48 @@
+"""The environment benchmark (``benchmarks/env_throughput.py``): its checksum must depend on
+every byte of every observation, or XLA could skip drawing what it does not read."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "env_throughput.py"
+_spec = importlib.util.spec_from_file_location("env_throughput", _PATH)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def _fold(obs):
+    zeros = [
+        jnp.zeros(x.size // x.shape[0] * x.dtype.itemsize, jnp.uint8) for x in jax.tree.leaves(obs)
+    ]
+    return bench.checksum_value(jax.jit(bench.fold_checksum)(zeros, obs))
+
+
+def test_every_byte_of_every_leaf_changes_the_checksum():
+    rng = np.random.default_rng(0)
+    obs = {
+        "visual_observation": rng.integers(0, 256, (4, 84, 84, 3), dtype=np.uint8),
+        "vector_observation": rng.standard_normal((4, 180)).astype(np.float32),
+        "flag": rng.random((4, 3)) < 0.5,
+    }
+    base = _fold(obs)
+    for name, (env, *index) in [
+        ("visual_observation", (3, 83, 0, 2)),
+        ("visual_observation", (0, 40, 41, 1)),
+        ("vector_observation", (2, 179)),
+        ("flag", (1, 2)),
+    ]:
+        changed = {k: v.copy() for k, v in obs.items()}
+        leaf = changed[name]
+        if leaf.dtype == np.bool_:
+            leaf[(env, *index)] = ~leaf[(env, *index)]
+        elif leaf.dtype == np.float32:
+            leaf[(env, *index)] = np.nextafter(leaf[(env, *index)], np.float32(np.inf))
+        else:
+            leaf[(env, *index)] ^= 1
+        assert _fold(changed) != base, (name, env, index)
