@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import pytest
 from flax import struct
 
 from engram.core import (
@@ -61,8 +62,29 @@ def test_same_step_autoreset_returns_next_first_obs_and_final_obs():
     ]
 
 
-def test_next_step_autoreset_ignores_the_action_after_the_end():
-    env = NextStepAutoReset(Counter())
+class StateCounter(Counter):
+    """Counter written as init_state / transition / observe (``observes_state``): the
+    wrappers then choose the state first and draw one observation."""
+
+    observes_state = True
+
+    def init_state(self, key, params):
+        return Count(jnp.int32(0), jnp.int32(0))
+
+    def transition(self, key, state, action, params):
+        t = state.t + 1
+        return Count(t, state.episode), jnp.float32(t), t == 3, jnp.asarray(False), {"t": t}
+
+    def observe(self, state, params):
+        return state.t
+
+    reset = Environment.reset
+    step = Environment.step
+
+
+@pytest.mark.parametrize("core", [Counter, StateCounter])
+def test_next_step_autoreset_ignores_the_action_after_the_end(core):
+    env = NextStepAutoReset(core())
     obs, s = env.reset(jax.random.key(0), None)
     seen = []
     for _ in range(5):

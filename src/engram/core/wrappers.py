@@ -154,18 +154,33 @@ class NextStepAutoReset(Wrapper):
 
     def step(self, key, state, action, params):
         k_step, k_reset = jax.random.split(key)
-        obs, s_next, reward, terminated, truncated, info = self.env.step(
-            k_step, state.env_state, action, params
-        )
-        obs_new, s_new = self.env.reset(k_reset, params)
         carry_over = getattr(self.unwrapped, "carry_over", None)
-        if carry_over is not None:
-            s_new = carry_over(state.env_state, s_new)
         r = state.needs_reset
+        if self.env.observes_state:
+            # Choose the state first and draw one observation (as AutoReset does): under
+            # vmap both branches are computed, and drawing the step's frame and the
+            # reset's frame doubled the cost of every step.
+            s_next, reward, terminated, truncated, info = self.env.transition(
+                k_step, state.env_state, action, params
+            )
+            s_new = self.env.init_state(k_reset, params)
+            if carry_over is not None:
+                s_new = carry_over(state.env_state, s_new)
+            chosen = _select(r, s_new, s_next)
+            obs = self.env.observe(chosen, params)
+        else:
+            obs_step, s_next, reward, terminated, truncated, info = self.env.step(
+                k_step, state.env_state, action, params
+            )
+            obs_new, s_new = self.env.reset(k_reset, params)
+            if carry_over is not None:
+                s_new = carry_over(state.env_state, s_new)
+            chosen = _select(r, s_new, s_next)
+            obs = _select(r, obs_new, obs_step)
         zero_info = jax.tree.map(jnp.zeros_like, info)
         return (
-            _select(r, obs_new, obs),
-            NextStepState(_select(r, s_new, s_next), ~r & (terminated | truncated)),
+            obs,
+            NextStepState(chosen, ~r & (terminated | truncated)),
             jnp.where(r, 0.0, reward),
             ~r & terminated,
             ~r & truncated,
