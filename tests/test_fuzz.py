@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rollouts import random_rollout
 
 import engram
 import engram.gym  # noqa: F401  (registers the engram/<id> Gymnasium ids)
@@ -133,20 +134,12 @@ class Fuzzed:
         self.static = _static(env_id)
         self.env, self.params = engram.make(env_id)
         self.signature = _signature(self.env, self.params)
-        env = self.env
+        run = random_rollout(self.env, T)
 
         @jax.jit
         def rollout(key, params):
-            k_reset, k_steps = jax.random.split(key)
-            obs, state = env.reset(k_reset, params)
-
-            def one(state, k):
-                k_act, k_env = jax.random.split(k)
-                action = env.action_space.sample(k_act)
-                obs, state, reward, term, trunc, info = env.step(k_env, state, action, params)
-                return state, (obs, reward, term, trunc, info)
-
-            return obs, jax.lax.scan(one, state, jax.random.split(k_steps, T))[1]
+            obs0, (obs, _, reward, term, trunc, info) = run(key, params)
+            return obs0, (obs, reward, term, trunc, info)
 
         self.rollout = rollout
 

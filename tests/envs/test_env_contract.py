@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from rollouts import random_rollout
 
 import engram
 
@@ -20,32 +21,11 @@ IDS = engram.registered_ids()
 B, T = 3, 48  # environments, steps
 
 
-def _rollout(env, traces):
-    """``(key, params) -> outputs of T steps`` for one environment (random actions, the
-    episode continued past its end as the protocol allows; autoreset is a wrapper)."""
-
-    def run(key, params):
-        traces.append(1)
-        k_reset, k_steps = jax.random.split(key)
-        obs, state = env.reset(k_reset, params)
-
-        def one(state, k):
-            k_act, k_env = jax.random.split(k)
-            action = env.action_space.sample(k_act)
-            obs, state, reward, term, trunc, info = env.step(k_env, state, action, params)
-            return state, (obs, action, reward, term, trunc, info)
-
-        _, steps = jax.lax.scan(one, state, jax.random.split(k_steps, T))
-        return obs, steps
-
-    return run
-
-
 @pytest.fixture(scope="module", params=IDS)
 def contract(request):
     env, params = engram.make(request.param)
     traces: list[int] = []
-    run = _rollout(env, traces)
+    run = random_rollout(env, T, on_trace=lambda: traces.append(1))
 
     @jax.jit
     def both(keys, params):
