@@ -16,10 +16,19 @@ from engram.gym._runner import SAME_STEP
 from engram.gym.env import _python, _Shared, check_render_mode, render_modes, upscale
 
 
-def batch_action_array(actions, single: gymnasium.spaces.Space, num_envs: int) -> np.ndarray:
+def batch_action_array(
+    actions,
+    single: gymnasium.spaces.Space,
+    num_envs: int,
+    batched: gymnasium.spaces.Space | None = None,
+) -> np.ndarray:
     """``actions`` as an int32 batch ``(num_envs, *single.shape)``: integers or integral
     floats; ``Discrete`` actions also as ``(num_envs, 1)`` (one-element actions, as
     ``SyncVectorEnv`` over the original accepts them).
+
+    ``batched``: ``gymnasium.vector.utils.batch_space(single, num_envs)`` when the caller
+    has it (a vector environment's ``action_space``); building it deep-copies the space and
+    its random generator, about 0.2 ms, as long as a whole step of 64 Mortar Mayhems.
 
     Raises:
         ValueError: naming ``actions``: not integers, wrong shape, or outside the space.
@@ -30,7 +39,8 @@ def batch_action_array(actions, single: gymnasium.spaces.Space, num_envs: int) -
         raise ValueError(f"actions: got {actions!r}, not an array of integers ({e})") from None
     if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
         a = a.astype(np.int64)
-    batched = batch_space(single, num_envs)
+    if batched is None:
+        batched = batch_space(single, num_envs)
     if isinstance(single, gymnasium.spaces.Discrete) and a.shape == (num_envs, 1):
         a = a.reshape(num_envs)
     if (
@@ -164,7 +174,9 @@ class GymVectorEnv(_VectorBase, _Shared):
         """
         if self._carry is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
-        actions = batch_action_array(actions, self.single_action_space, self.num_envs)
+        actions = batch_action_array(
+            actions, self.single_action_space, self.num_envs, self.action_space
+        )
         # One compiled call and one transfer of everything the step returns.
         self._carry, out = self._runner.step(self._carry, actions, self._params_buffer)
         self._obs, reward, terminated, truncated, info = out
