@@ -89,6 +89,8 @@ steps per trial (Memo's training trial; its episodes have 500 steps in a much la
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -252,27 +254,42 @@ def _triangle(size: int) -> np.ndarray:
     return (v >= 0.1) & (v <= 0.9) & (np.abs(u - 0.5) <= 0.45 * (v - 0.1) / 0.8 + 1e-9)
 
 
-class ObjectNav(TrialEnvironment):
-    """Multi-object navigation trials (module docstring). The house's size, the object
-    counts, the view size and ``symbolic`` fix shapes and are static; the rest is in
-    :class:`Params`."""
+@dataclass(frozen=True)
+class Variant:
+    """Static configuration of ``ObjectNav-v0`` (the reset parameters that fix shapes and
+    code paths; the rest is in :class:`Params`). The defaults are the parameters' defaults.
 
-    env_id = "ObjectNav-v0"
+    Attributes:
+        rooms: rooms per side of the house. room_size: cells per side of a room.
+        num_categories, objects_per_category: the objects placed in the house.
+        view_size: cells per side of the egocentric view. symbolic: a vector observation
+            instead of the picture.
+    """
+
+    rooms: int = 3
+    room_size: int = 4
+    num_categories: int = 4
+    objects_per_category: int = 2
+    view_size: int = 7
+    symbolic: bool = False
+
+
+class ObjectNav(TrialEnvironment):
+    """Multi-object navigation trials (module docstring), built like every engram
+    environment from its id and a :class:`Variant` (the static configuration)."""
+
     reset_parameters = PARAMETERS
     action_space = Discrete(4)
     render_fps = 10
     info_at_end = ("success", "spl")
     play_keys = {"up": 0, "left": 1, "right": 2, "wait": 3}
 
-    def __init__(
-        self,
-        rooms: int = 3,
-        room_size: int = 4,
-        num_categories: int = 4,
-        objects_per_category: int = 2,
-        view_size: int = 7,
-        symbolic: bool = False,
-    ):
+    def __init__(self, env_id: str = "ObjectNav-v0", variant: Variant = Variant()):
+        self.env_id = env_id
+        self.variant = variant
+        rooms, room_size = variant.rooms, variant.room_size
+        num_categories, view_size = variant.num_categories, variant.view_size
+        objects_per_category, symbolic = variant.objects_per_category, variant.symbolic
         self.rooms, self.room_size = rooms, room_size
         self.num_categories, self.objects_per_category = num_categories, objects_per_category
         self.view_size, self.symbolic = view_size, bool(symbolic)
@@ -309,16 +326,7 @@ class ObjectNav(TrialEnvironment):
 
     @property
     def static_key(self) -> tuple:
-        return (
-            "ObjectNav",
-            self.env_id,
-            self.rooms,
-            self.room_size,
-            self.num_categories,
-            self.objects_per_category,
-            self.view_size,
-            self.symbolic,
-        )
+        return ("ObjectNav", self.env_id, self.variant)
 
     def make_params(self, reset_params: dict) -> Params:
         return Params(
@@ -571,14 +579,15 @@ def _make(rp: dict) -> ObjectNav:
             f"at most {limit} for rooms={rooms}, room_size={size} (half the room cells that "
             "cannot be next to a doorway)"
         )
-    return ObjectNav(
+    variant = Variant(
         rooms=rooms,
         room_size=size,
         num_categories=rp["num_categories"],
         objects_per_category=rp["objects_per_category"],
         view_size=rp["view_size"],
-        symbolic=rp["symbolic"],
+        symbolic=bool(rp["symbolic"]),
     )
+    return ObjectNav("ObjectNav-v0", variant)
 
 
 register("ObjectNav-v0", PARAMETERS, _make)
