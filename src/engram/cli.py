@@ -11,7 +11,7 @@ import tyro
 from engram.config import TrainConfig
 from engram.eval import EvalConfig, evaluate_run
 from engram.play import PlayConfig, play
-from engram.presets import paper_config
+from engram.presets import DEFAULT_RUN, paper_config
 from engram.record import RecordConfig, record
 from engram.report.command import ReportConfig, report
 from engram.run import CheckpointWriteError, NonFiniteLossError, train
@@ -54,13 +54,19 @@ def _flag_value(args: list[str], flag: str) -> str | None:
 
 def _defaults(command: str, args: list[str]):
     """``engram train --config FILE`` (or ``--config paper``): the file's (or the paper's)
-    values become the defaults that the other command-line options override."""
+    values become the defaults that the other command-line options override. Without
+    ``--config``, ``--env`` and ``--resume`` (and with ``--config default``) they are
+    :data:`engram.presets.DEFAULT_RUN`'s, so that ``engram train`` alone shows a memory
+    learned on a CPU and ``engram train --agent none`` is its memory-less baseline."""
     if command != "train":
         return None
     path = _flag_value(args, "--config")
     if path == "paper":
         env = _flag_value(args, "--env") or TrainConfig.env
         return TrainConfig.from_dict(paper_config(env), source="config paper")
+    alone = path is None and all(_flag_value(args, f) is None for f in ("--env", "--resume"))
+    if path == "default" or alone:
+        return TrainConfig.from_dict(DEFAULT_RUN, source="config default")
     return TrainConfig.from_file(path) if path else None
 
 
