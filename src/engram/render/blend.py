@@ -111,11 +111,13 @@ def disc_spans(cx, cy, radius, table: jax.Array, size: int = 84):
     return cx[:, None] - k, 2 * k
 
 
-def spans_mask(lo: jax.Array, width: jax.Array, size: int = 84) -> jax.Array:
-    """bool ``(size, size)``: the union of the row spans of :func:`disc_spans` (unrolled
-    over the circles so that XLA fuses one vectorised pass over the pixels)."""
-    x = jnp.arange(size, dtype=jnp.int32)[None, :]
-    out = jnp.zeros((size, size), bool)
+def spans_mask(lo: jax.Array, width: jax.Array, columns: int = 84) -> jax.Array:
+    """bool ``(rows, columns)``: the union of row spans such as :func:`disc_spans`'
+    (``lo``, ``width``: int32 ``(n, rows)``; span ``i`` covers columns ``lo .. lo + width -
+    1`` of each row). Unrolled over the spans so that XLA fuses one vectorised pass; spans
+    scaled by 3 with ``columns`` 252 give the mask of a frame's bytes (flat RGB rows)."""
+    x = jnp.arange(columns, dtype=jnp.int32)[None, :]
+    out = jnp.zeros((lo.shape[1], columns), bool)
     for i in range(lo.shape[0]):
         # 0 <= x - lo < width as one unsigned comparison.
         out = out | ((x - lo[i][:, None]).astype(jnp.uint32) < width[i][:, None].astype(jnp.uint32))

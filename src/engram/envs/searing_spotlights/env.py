@@ -1220,25 +1220,28 @@ class SearingSpotlights(Environment):
     def _draw_darkness(self, rows, state):
         """The darkness layer over the screen rows uint8 (84, 252), lit where this step's
         spotlights are drawn."""
-        hole, ring = self._spot_layer(state)
-        # Computed once per pixel (see computed_once), read per byte.
-        light = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0)
-        white = bytes_of(ring) if self.variant.black_background else None
-        return darken(rows, computed_once(state.alpha), light, white)
-
-    def _spot_layer(self, state):
-        """Hole (bool (84, 84), the red colour key) and white ring (black_background's
-        1-px border) of the darkness layer, from the spotlights drawn in this step."""
-        v = self.variant
-        centre, drawn = state.spot_centre, state.spot_drawn
-        if not v.black_background:
-            # Without rings the layer is the union of the discs: one broadcast pass.
-            # The spans of the discs, then one pass over the pixels (see computed_once).
+        alpha = computed_once(state.alpha)
+        if not self.variant.black_background:
+            # Without rings the layer is the union of the discs: their row spans, then one
+            # pass over the bytes with the spans in byte columns (3 per pixel). A per-pixel
+            # mask widened to bytes (bytes_of) cost 2-3 times the whole pass.
+            centre, drawn = state.spot_centre, state.spot_drawn
             geometry = jnp.stack([centre[:, 0], centre[:, 1], state.spot_radius, drawn], axis=1)
             cx, cy, r, on = computed_once(geometry.astype(jnp.int32)).T
             lo, width = disc_spans(cx, cy, r, self._disc_table)
-            spans = computed_once(jnp.stack([lo, jnp.where(on[:, None] != 0, width, 0)]))
-            return spans_mask(spans[0], spans[1]), None
+            spans = jnp.stack([3 * lo, 3 * jnp.where(on[:, None] != 0, width, 0)])
+            spans = computed_once(spans)  # see computed_once
+            return darken(rows, alpha, spans_mask(spans[0], spans[1], SCREEN * 3))
+        hole, ring = self._spot_layer(state)
+        # Computed once per pixel (see computed_once), read per byte.
+        light = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0)
+        return darken(rows, alpha, light, bytes_of(ring))
+
+    def _spot_layer(self, state):
+        """Hole (bool (84, 84), the red colour key) and white ring (1-px border) of
+        black_background's darkness layer, from the spotlights drawn in this step."""
+        v = self.variant
+        centre, drawn = state.spot_centre, state.spot_drawn
         hole = jnp.zeros((SCREEN, SCREEN), bool)
         ring = jnp.zeros((SCREEN, SCREEN), bool)
         order = (state.spawned + jnp.arange(v.slots)) % v.slots
