@@ -9,8 +9,8 @@ against environment steps and wall time, from two run folders of ``engram train`
 Each panel draws the training episodes' success (``charts/success``, a running mean over 10
 updates; actions sampled), the periodic evaluations on 50 unseen levels x 3 episodes
 (``eval/success``, dots) and the final evaluation (``eval.json``, a ring at the last step),
-beside the success of the best memory-less policy (standing still, measured with
-``--chance``).
+beside the success of standing still (``--chance``) and of the best memory-less policy
+(``--memoryless-best``), both given by hand.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="run folders of engram train")
     parser.add_argument("--out", default="docs/images/default-run.png")
+    parser.add_argument("--chance", type=float, default=None, help="success of standing still")
     parser.add_argument(
-        "--chance", type=float, default=None, help="success of the best memory-less policy"
+        "--memoryless-best", type=float, default=None, help="best memory-less success"
     )
     args = parser.parse_args()
 
@@ -63,14 +64,15 @@ def main() -> None:
     for ax, x in zip(axes, ("steps", "wall"), strict=True):
         if args.chance is not None:
             ax.axhline(args.chance, color="grey", linestyle=":", label="standing still")
+        if args.memoryless_best is not None:
+            ax.axhline(args.memoryless_best, color="grey", linestyle="--", label="best memory-less")
         ax.set_xlabel("environment steps (thousands)" if x == "steps" else "wall time (minutes)")
         ax.grid(alpha=0.3)
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("success")
-    axes[0].legend(fontsize=8, loc="upper left")
-    env = run.config["env"]
-    options = ", ".join(run.config.get("env_options", []))
-    fig.suptitle(f"engram train: {env} ({options})", fontsize=9)
+    axes[0].legend(fontsize=8, loc="center right")
+    options = " ".join(run.config.get("env_options", []))
+    fig.suptitle(f"{run.config['env']}\n{options}", fontsize=8)
     fig.tight_layout()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)

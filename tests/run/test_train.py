@@ -3,12 +3,15 @@ checkpoints, the NaN guard, configuration errors and the command line."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import io
 import json
 import re
+from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from configs import tiny_config
@@ -425,6 +428,73 @@ def test_cli_paper_preset_is_overridden_by_the_command_line(capsys):
         cli.main(["train", "--config", "paper", "--env", "MortarMayhem-v0", "--num-envs", "12"])
     # The preset's 8 minibatches meet the command line's 12 environments.
     assert "num_minibatches: got 8, must divide num_envs (12)" in capsys.readouterr().err
+
+
+def test_cli_alone_trains_the_default_run_of_the_readme(monkeypatch):
+    """``engram train`` without --env and --config starts from presets.DEFAULT_RUN (the
+    reduced Mortar Mayhem Grid with the paper's network that the README's "What the default
+    run shows" describes), ``--agent none`` is its memory-less baseline and other options
+    still override it; with --env the defaults are TrainConfig's (the paper's PPO at CPU
+    size), and --config paper stays the paper's."""
+    from engram.presets import DEFAULT_RUN
+
+    seen: list[TrainConfig] = []
+    monkeypatch.setitem(cli.COMMANDS, "train", (TrainConfig, seen.append, "train"))
+    cli.main(["train"])
+    cli.main(["train", "--agent", "none"])
+    cli.main(["train", "--config", "default", "--num-envs", "8"])
+    cli.main(["train", "--env", "MortarMayhem-Grid-v0"])
+    cli.main(["train", "--config", "paper"])
+    default, none, eight, plain, paper = seen
+    assert default == TrainConfig.from_dict(DEFAULT_RUN)
+    default.validate()
+    assert default.env == "MortarMayhem-Grid-v0" and default.agent == "gru"
+    # The paper's network: Atari CNN, GRU 512, dense 512, one shared body.
+    assert (default.memory_hidden, default.post_memory_width, default.shared_body) == (
+        512,
+        512,
+        True,
+    )
+    assert none == dataclasses.replace(default, agent="none")
+    # The paper's Transformer-XL window on this id (119) is cut to the 13-step episodes.
+    trxl = dataclasses.replace(default, agent="trxl")
+    assert trxl.trxl_settings().memory_length == trxl.episode_cap() == 13
+    assert eight == dataclasses.replace(default, num_envs=8, config="default")
+    assert plain == TrainConfig(env="MortarMayhem-Grid-v0") and plain.env_options == ()
+    assert paper.num_steps == 512 and paper.env_options == ()
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert " ".join(DEFAULT_RUN["env_options"]) in readme
+    assert f"{DEFAULT_RUN['total_steps']:,} steps" in readme
+
+
+def test_standing_still_in_the_default_run_succeeds_at_chance():
+    """The default run's task needs a memory: after the two one-frame command symbols a
+    memory-less agent can only guess the first command. Standing still guesses from the spawn
+    tile alone; its success is the mean over the 9 spawn tiles of 1 / (valid commands):
+    (4/3 + 4/4 + 1/5) / 9 = 0.28, the README's "standing still" line."""
+    from engram.core.params import parse_options
+    from engram.presets import DEFAULT_RUN
+
+    env, params = engram.make(DEFAULT_RUN["env"], **parse_options(DEFAULT_RUN["env_options"]))
+
+    def success_standing_still(key):
+        _, state = env.reset(key, params)
+
+        def step(carry, k):
+            state, done, success = carry
+            _, nxt, _, terminated, truncated, info = env.step(k, state, 0, params)
+            success = jnp.where(done, success, info["success"])
+            return (nxt, done | terminated | truncated, success), None
+
+        carry = (state, jnp.asarray(False), jnp.asarray(0))
+        (_, done, success), _ = jax.lax.scan(step, carry, jax.random.split(key, 24))
+        return done, success
+
+    done, success = jax.jit(jax.vmap(success_standing_still))(
+        jax.random.split(jax.random.key(0), 3000)
+    )
+    assert bool(done.all())  # every episode ends within 24 steps
+    assert abs(float(success.mean()) - (4 / 3 + 1 + 1 / 5) / 9) < 0.03
 
 
 def test_env_options_reach_the_environment_and_are_checked(tmp_path):
