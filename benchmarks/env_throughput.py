@@ -116,6 +116,13 @@ def observation_bytes(obs) -> list[jax.Array]:
     return out
 
 
+def empty_checksum(obs_shape) -> list[jax.Array]:
+    """The checksum before any observation: one zero uint8 vector per leaf of one
+    environment's observation (``obs_shape``: arrays or shape structs, no batch axis), as
+    long as the leaf's bytes."""
+    return [jnp.zeros(x.size * x.dtype.itemsize, jnp.uint8) for x in jax.tree.leaves(obs_shape)]
+
+
 def fold_checksum(acc: list[jax.Array], obs) -> list[jax.Array]:
     """``acc`` (one uint8 vector per observation leaf, the bytes of one environment's
     observation) XOR every environment's observation bytes: every byte of every frame
@@ -207,13 +214,13 @@ def engram_throughput(
         jax.random.split(k_reset, batch), params
     )
     obs_shape = jax.eval_shape(env.reset, jax.random.key(0), params)[0]
-    check = [jnp.zeros(x.size * x.dtype.itemsize, jnp.uint8) for x in jax.tree.leaves(obs_shape)]
+    check = empty_checksum(obs_shape)
+    obs_bytes = sum(a.size for a in check)
     carry = (k_run, states, check, jnp.float32(0))
     t0 = time.perf_counter()
     run = jax.jit(rollout, donate_argnums=0).lower(carry).compile()
     compile_s = time.perf_counter() - t0
     calls, elapsed, carry = timed_calls(run, carry, seconds)
-    obs_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(obs_shape))
     return {
         "fps": calls * length * batch / elapsed,
         "compile_s": compile_s,

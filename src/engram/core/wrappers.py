@@ -164,18 +164,17 @@ class NextStepAutoReset(Wrapper):
                 k_step, state.env_state, action, params
             )
             s_new = self.env.init_state(k_reset, params)
-            if carry_over is not None:
-                s_new = carry_over(state.env_state, s_new)
-            chosen = _select(r, s_new, s_next)
-            obs = self.env.observe(chosen, params)
         else:
             obs_step, s_next, reward, terminated, truncated, info = self.env.step(
                 k_step, state.env_state, action, params
             )
             obs_new, s_new = self.env.reset(k_reset, params)
-            if carry_over is not None:
-                s_new = carry_over(state.env_state, s_new)
-            chosen = _select(r, s_new, s_next)
+        if carry_over is not None:
+            s_new = carry_over(state.env_state, s_new)
+        chosen = _select(r, s_new, s_next)
+        if self.env.observes_state:
+            obs = self.env.observe(chosen, params)
+        else:
             obs = _select(r, obs_new, obs_step)
         zero_info = jax.tree.map(jnp.zeros_like, info)
         return (

@@ -351,6 +351,7 @@ class MortarMayhem(Environment):
         # vmap XLA fuses it into a few kernels, where the scan ran several small kernels
         # per command (about 1.3 of the 2.3 microseconds of a reset at batch 64).
         x, y = spawn_tile[0], spawn_tile[1]
+        deltas = _DELTAS.tolist()
         commands = []
         for k in range(n):
             valid = [
@@ -359,12 +360,12 @@ class MortarMayhem(Environment):
                 & (x + dx < params.arena_size)
                 & (y + dy >= 0)
                 & (y + dy < params.arena_size)
-                for j, (dx, dy) in enumerate(_DELTAS.tolist())
+                for j, (dx, dy) in enumerate(deltas)
             ]
             count = sum(v.astype(jnp.int32) for v in valid)
             pick = jnp.minimum((u[k] * count).astype(jnp.int32), count - 1)
             seen, cmd, step_x, step_y = (jnp.int32(0),) * 4
-            for j, (dx, dy) in enumerate(_DELTAS.tolist()):
+            for j, (dx, dy) in enumerate(deltas):
                 hit = valid[j] & (seen == pick)
                 cmd = jnp.where(hit, j, cmd)
                 step_x, step_y = jnp.where(hit, dx, step_x), jnp.where(hit, dy, step_y)
