@@ -1,5 +1,6 @@
-"""Mystery Path: the rules and pictures of the three ids (:mod:`.env`) and the original's
-path generator, walls and randomised A* (:mod:`.path_search`). Importing the package
+"""Mystery Path: the rules of the three ids (:mod:`.env`), their pictures
+(:mod:`.render`), the geometry both share (:mod:`.geometry`) and the original's path
+generator, walls and randomised A* (:mod:`.path_search`). Importing the package
 registers the ids."""
 
 from engram.envs.mystery_path.env import MysteryPath, Variant
