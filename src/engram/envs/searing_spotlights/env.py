@@ -1,4 +1,6 @@
-"""Searing Spotlights: finite and endless variants in one module.
+"""Searing Spotlights' rules: finite and endless variants (the pictures are
+:mod:`engram.envs.searing_spotlights.render`, the geometry they share
+:mod:`engram.envs.searing_spotlights.geometry`).
 
 Rules, timings, rewards and pictures follow Memory Gym 1.0.2
 (``memory_gym/searing_spotlights.py``, ``endless_searing_spotlights.py``,
@@ -43,20 +45,9 @@ from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, MultiDiscrete
 from engram.core.words import RandomWords
-from engram.render import agent_sprites, blit, coin_masks, exit_masks, filled_circle_mask
-from engram.render.blend import (
-    chequerboard,
-    circle_outlines,
-    disc_spans,
-    disc_table,
-    spans_mask,
-)
-from engram.render.ops import table_row
-from engram.render.spotlights import MaskedBands, bytes_of, computed_once, darken, unpad_rows
+from engram.envs.searing_spotlights.geometry import BAR, SCREEN, spot_location
+from engram.envs.searing_spotlights.render import Picture
 
-SCREEN = 84  # px; 336 * SCALE with SCALE = 0.25
-TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
-BAR = 4  # px; the top bar's height, 16 * 0.25
 EDGE_OFFSET = 7  # px; _process_spawn_pos clamps coins/exit to [7, 77] (int(30 * 0.25))
 #: Spotlight spawn distance from the centre without the radius: sqrt(84² + 84²) / 2.
 HALF_DIAGONAL = math.sqrt(2 * SCREEN**2) / 2
@@ -74,13 +65,6 @@ SPOT_WORDS = 4 * 2 + 1
 COIN_WORDS = COIN_CANDIDATES + 2
 #: 16-bit halves below this are kept as pixel coordinates (h % 84, see _Words.pixels).
 _PIXEL_HALVES = 2**16 // SCREEN * SCREEN
-
-_WHITE, _BLUE, _RED, _BLACK = (255, 255, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)
-_GREY = (50, 50, 50)  # top bar base and "no positive reward"
-_GREEN, _YELLOW = (0, 255, 0), (255, 255, 0)
-_ACTION_COLORS = ((120, 120, 120), (116, 1, 113), (255, 94, 14))  # action_colors
-_COIN_YELLOW, _COIN_ORANGE = (255, 255, 0), (255, 165, 0)
-_EXIT_OPEN, _EXIT_CLOSED = (48, 141, 70), (55, 55, 55)
 
 #: float32 of k / 84 computed in float64, k = -84..168 (the ground truth's scale; the
 #: agent's centre may stand a few px outside the screen).
@@ -104,7 +88,8 @@ class Variant:
         max_radius: largest spotlight radius (``int(spot_max_radius + 1) - 1``).
         agent_scale, coin_scale, exit_scale: sprite sizes.
         coins_visible, exit_visible, agent_visible: draw that entity above the darkness
-            (the original's list-insertion order, see :func:`_layer_order`).
+            (the original's list-insertion order, see
+            :func:`engram.envs.searing_spotlights.render._layer_order`).
         use_exit, show_last_action, show_last_positive_reward, black_background,
         hide_chessboard: the original's flags of those names.
     """
@@ -353,56 +338,6 @@ def health_tables(health: float, damage: float):
     return np.float32(frac), np.int32(width), np.array(dead)
 
 
-def _layer_order(v: Variant) -> tuple[str, ...]:
-    """The original's draw order: ``[bg, spot, top]`` with coins, exit and agent inserted
-    below the darkness, or at ``index + 1`` / ``+ 2`` / ``+ 3`` when visible (so
-    ``exit_visible`` and ``agent_visible`` can even land above the top bar). Endless: the
-    coin goes above the darkness while it is shown; both placements are returned as
-    ``coin_hidden`` and ``coin_shown`` (each drawn only in its case)."""
-    layers = ["bg", "spot", "top"]
-    sid = 1
-    entities = [("coin", v.coins_visible)]
-    if not v.endless:
-        entities.append(("exit", v.exit_visible))
-    entities.append(("agent", v.agent_visible))
-    for k, (name, visible) in enumerate(entities):
-        if v.endless and name == "agent":
-            k = 2  # the endless agent is inserted at spot_surface_id + 3 as well
-        if visible:
-            layers.insert(sid + k + 1, name)
-        else:
-            layers.insert(sid, name)
-            sid += 1
-    if v.endless and not v.coins_visible:
-        layers[layers.index("coin")] = "coin_hidden"
-        layers.insert(layers.index("spot") + 1, "coin_shown")
-    return tuple(layers)
-
-
-def _rgb_row(colour) -> np.ndarray:
-    """uint8 (84 * 3,): one screen row of ``colour``, as flat frames hold it."""
-    return np.tile(np.asarray(colour, np.uint8), SCREEN)
-
-
-def _floors(v: Variant, pad: int) -> np.ndarray:
-    """The floor, plain and on a hit (``visual_feedback``), as flat screens with ``pad``
-    blank rows above and below: uint8 (2, (84 + 2 pad) * 84 * 3).
-
-    ``get_tiled_background_surface``: 12-px tiles, white where ``x // 12 + y // 12`` is
-    even, else blue (red on a hit); black with ``black_background``, white with
-    ``hide_chessboard``."""
-    out = []
-    for other in (_BLUE, _RED):
-        if v.black_background:
-            img = np.zeros((SCREEN, SCREEN, 3), np.uint8)
-        elif v.hide_chessboard:
-            img = np.full((SCREEN, SCREEN, 3), 255, np.uint8)
-        else:
-            img = np.where(chequerboard(TILE)[..., None], _WHITE, other).astype(np.uint8)
-        out.append(np.pad(img.reshape(SCREEN, -1), ((pad, pad), (0, 0))).reshape(-1))
-    return np.stack(out)
-
-
 class _Words(RandomWords):
     """:class:`engram.core.words.RandomWords` with Searing Spotlights' pixel candidates."""
 
@@ -436,32 +371,12 @@ class SearingSpotlights(Environment):
         self.observation_space = Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
         self.action_space = MultiDiscrete((3, 3))
         self.render_fps = 25
-        self._order = _layer_order(v)
-        # Sprites as masked bands of rows (engram.render.spotlights): drawing one under
-        # vmap is a contiguous copy the size of the sprite.
-        sprite_rgb, sprite_mask = agent_sprites(v.agent_scale)
-        self._agent = MaskedBands.of(sprite_rgb, sprite_mask)
-        self._sprite_half = sprite_rgb.shape[1] // 2
         self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
-        # Coin: a yellow disc of radius int(10 * scale), then an orange outline of width
-        # int(2 * scale) (0 below scale 0.5: pygame fills, an orange disc).
+        # A coin is a disc of radius int(10 * scale) (its picture: render.Picture).
         self._coin_radius = int(10 * v.coin_scale)
-        fill, outline = coin_masks(v.coin_scale)
-        coin = np.where(outline[..., None], _COIN_ORANGE, _COIN_YELLOW)
-        self._coin = MaskedBands.of(coin[None], (fill | outline)[None])
-        # Exit: a 20*scale square with rounded top corners (radius int(10*scale)) and a
-        # black border of width int(2*scale) (0 below scale 0.5: all black); collision
-        # radius 20 / 2 * scale. Sprite 0 closed, 1 open.
-        shape, border = exit_masks(v.exit_scale)
-        self._exit_size = shape.shape[0]
-        exits = [np.where(border[..., None], _BLACK, c) for c in (_EXIT_CLOSED, _EXIT_OPEN)]
-        self._exit = MaskedBands.of(np.stack(exits), np.stack([shape | border] * 2))
+        # The exit's collision radius: 20 / 2 * scale.
         self._exit_radius = 20 / 2 * v.exit_scale
-        # Blank rows above and below the screen while sprites are drawn (>= each size).
-        self._pad = max(b.size for b in (self._agent, self._coin, self._exit))
-        self._floors = jnp.asarray(_floors(v, self._pad))
-        self._disc_table = disc_table(v.max_radius)
-        self._outlines = jnp.asarray(circle_outlines(v.max_radius))
+        self._picture = Picture(v, self._coin_radius)
         if v.endless:
             self.info_every_step = ("ground_truth",)
             self.info_at_end = (
@@ -913,16 +828,6 @@ class SearingSpotlights(Environment):
             )
         return st
 
-    def _spot_location(self, state: State):
-        """Current path points of every slot, double-float (S, 2, 2):
-        ``spawn.lerp(target.lerp(offset, t), t)`` with ``a.lerp(b, t) = a + (b - a) t``."""
-        t = state.spot_t[:, None, :]
-
-        def lerp(a, b):
-            return dfloat.add(a, dfloat.mul(dfloat.add(b, dfloat.neg(a)), t))
-
-        return lerp(state.spot_spawn, lerp(state.spot_target, state.spot_offset))
-
     def _move(self, state: State, action, params: Params):
         """``CharacterController.step`` in ``walkable_rect = (0, 4, 84, 80)``: int-cast
         velocity of length ``agent_speed`` (diagonal 3.0 -> 2 px per axis), centre clamped
@@ -951,7 +856,7 @@ class SearingSpotlights(Environment):
         )
         state = state.replace(spawn_timer=jnp.where(spawn, 0, timer))
 
-        loc = self._spot_location(state)  # (S, 2, 2)
+        loc = spot_location(state)  # (S, 2, 2)
         centre = dfloat.trunc(loc)  # (S, 2)
         diff = dfloat.add(loc, dfloat.from_float32(-state.pos.astype(jnp.float32))[None])
         d2 = dfloat.add(dfloat.mul(diff[:, 0], diff[:, 0]), dfloat.mul(diff[:, 1], diff[:, 1]))
@@ -1131,174 +1036,22 @@ class SearingSpotlights(Environment):
         return jnp.asarray(_PER_SCREEN)[px + SCREEN]
 
     # ------------------------------------------------------------------ render
-    def _health_width(self, state: State, params: Params):
-        """Red bar: ``int(84 // 2 * (1 - health / agent_health))`` (see
-        :func:`health_tables`)."""
-        return params.hit_width[state.hits]
-
     def observe(self, state: State, params: Params) -> jax.Array:
         """The frame of ``state``: uint8 (84, 84, 3).
 
-        Drawn in the original's layer order (:func:`_layer_order`) on a flat frame
-        (``engram.render.spotlights``): the floor picked from two pre-drawn ones, the
-        sprites copied in as bands of rows, then one pass over the screen for the
-        darkness and the spotlights' holes, the top bar replacing the first rows."""
-        # The finished frame is computed once (see computed_once) in flat rows: a
-        # consumer such as a checksum would otherwise redo the whole render per word.
-        return computed_once(self._frame(state, params, debug=False)).reshape(SCREEN, SCREEN, 3)
+        Drawn in the original's layer order on a flat frame: the floor, the sprites,
+        the darkness and the spotlights' holes, the top bar; by
+        :class:`engram.envs.searing_spotlights.render.Picture`."""
+        return self._picture.observation(state, params)
 
     def debug_frame(self, state: State, params: Params) -> jax.Array:
         """The frame without darkness: floor, coin(s), exit, agent, the outline of every
         spotlight (red, where it will be drawn next) and the top bar (showing the last
-        action and reward).
+        action and reward). Drawn by :class:`engram.envs.searing_spotlights.render.Picture`.
 
         Returns uint8 (84, 84, 3).
         """
-        return self._frame(state, params, debug=True).reshape(SCREEN, SCREEN, 3)
-
-    def _frame(self, state: State, params: Params, debug: bool) -> jax.Array:
-        """The frame (or debug view) as flat rows: uint8 (84, 252).
-
-        Sprites are drawn on the flat frame with blank rows around the screen; the
-        whole-screen layers (darkness, top bar) work on the screen rows, which go back
-        into the padded frame only when a sprite is drawn over them."""
-        pad = self._pad
-        red = state.hit & params.visual_feedback
-        frame = table_row(self._floors, red.astype(jnp.int32))
-        rows = None  # the screen rows after a whole-screen layer
-        for layer in self._order:
-            if layer == "spot":
-                draw = self._draw_outlines if debug else self._draw_darkness
-                rows = draw(self._screen(frame) if rows is None else rows, state)
-            elif layer == "top":
-                rows = self._screen(frame) if rows is None else rows
-                rows = self._draw_bar(rows, state, params, debug)
-            elif layer == "bg" or (layer == "exit" and not self.variant.use_exit):
-                continue
-            else:
-                if rows is not None:
-                    m = pad * SCREEN * 3
-                    frame = jnp.concatenate([frame[:m], rows.reshape(-1), frame[-m:]])
-                    rows = None
-                frame = self._draw_sprite(frame, state, params, layer)
-        return self._screen(frame) if rows is None else rows
-
-    def _screen(self, frame: jax.Array) -> jax.Array:
-        """The screen rows of a flat, padded frame: uint8 (84, 252)."""
-        return unpad_rows(frame, self._pad).reshape(SCREEN, -1)
-
-    def _draw_sprite(self, frame, state, params, layer):
-        """The coin(s), exit or agent (``layer``) over a flat, padded frame."""
-        pad = self._pad
-        if layer == "exit":
-            n = self._exit_size
-            x, y = state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
-            return self._exit.overlay(frame, pad, state.exit_open.astype(jnp.int32), x, y)
-        if layer == "agent":
-            h = self._sprite_half
-            x, y = state.pos[0] - h, state.pos[1] - h
-            return self._agent.overlay(frame, pad, state.sprite_rotation // 45, x, y)
-        return self._draw_coins(frame, state, params, layer)
-
-    def _draw_coins(self, frame, state, params, layer):
-        """Coins (finite: each one not yet collected; endless: the current one, where
-        ``layer`` is drawn in this frame) with their top-left at centre - radius."""
-        v, r, pad = self.variant, self._coin_radius, self._pad
-        hidden = jnp.int32(-self._coin.size)  # left of the screen: nothing drawn
-        if v.endless:
-            show = state.coin_t < params.coin_show_duration
-            cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
-            coin = state.coin_pos[state.coin_index % v.coins]
-            x = jnp.where(cond, coin[0] - r, hidden)
-            return self._coin.overlay(frame, pad, 0, x, coin[1] - r)
-        for i in range(v.coins):
-            c = state.coin_pos[i]
-            x = jnp.where(state.coin_alive[i], c[0] - r, hidden)
-            frame = self._coin.overlay(frame, pad, 0, x, c[1] - r)
-        return frame
-
-    def _draw_darkness(self, rows, state):
-        """The darkness layer over the screen rows uint8 (84, 252), lit where this step's
-        spotlights are drawn."""
-        alpha = computed_once(state.alpha)
-        if not self.variant.black_background:
-            # Without rings the layer is the union of the discs: their row spans, then one
-            # pass over the bytes with the spans in byte columns (3 per pixel). A per-pixel
-            # mask widened to bytes (bytes_of) cost 2-3 times the whole pass.
-            centre, drawn = state.spot_centre, state.spot_drawn
-            geometry = jnp.stack([centre[:, 0], centre[:, 1], state.spot_radius, drawn], axis=1)
-            cx, cy, r, on = computed_once(geometry.astype(jnp.int32)).T
-            lo, width = disc_spans(cx, cy, r, self._disc_table)
-            spans = jnp.stack([3 * lo, 3 * jnp.where(on[:, None] != 0, width, 0)])
-            spans = computed_once(spans)  # see computed_once
-            return darken(rows, alpha, spans_mask(spans[0], spans[1], SCREEN * 3))
-        hole, ring = self._spot_layer(state)
-        # Computed once per pixel (see computed_once), read per byte.
-        light = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0)
-        return darken(rows, alpha, light, bytes_of(ring))
-
-    def _spot_layer(self, state):
-        """Hole (bool (84, 84), the red colour key) and white ring (1-px border) of
-        black_background's darkness layer, from the spotlights drawn in this step."""
-        v = self.variant
-        centre, drawn = state.spot_centre, state.spot_drawn
-        hole = jnp.zeros((SCREEN, SCREEN), bool)
-        ring = jnp.zeros((SCREEN, SCREEN), bool)
-        order = (state.spawned + jnp.arange(v.slots)) % v.slots
-        for j in range(v.slots):
-            i = order[j]
-            disc = filled_circle_mask(
-                (SCREEN, SCREEN), centre[i, 0], centre[i, 1], state.spot_radius[i], self._disc_table
-            )
-            hole = hole | (disc & drawn[i])
-            out = self._outline_mask(centre[i], state.spot_radius[i]) & drawn[i]
-            ring = (ring & ~(disc & drawn[i])) | out
-        return hole & ~ring, ring
-
-    def _outline_mask(self, c, r):
-        m = self.variant.max_radius
-        canvas = jnp.zeros((SCREEN, SCREEN, 1), jnp.uint8)
-        sprite = self._outlines[r]
-        out = blit(canvas, sprite[..., None].astype(jnp.uint8), sprite, c[0] - m - 1, c[1] - m - 1)
-        return out[..., 0] > 0
-
-    def _draw_outlines(self, rows, state):
-        """Debug view: the outline of every spotlight (where it is drawn next) in red."""
-        loc = dfloat.trunc(self._spot_location(state))
-        for i in range(self.variant.slots):
-            m = self._outline_mask(loc[i], state.spot_radius[i]) & state.spot_alive[i]
-            rows = jnp.where(bytes_of(m), jnp.asarray(_rgb_row(_RED)), rows)
-        return rows
-
-    def _draw_bar(self, rows, state, params, debug):
-        """The 84×4 top bar over the screen rows uint8 (84, 252): grey base (finite
-        only), green health over x < 42 with the lost part red from x = 0, the previous
-        action (x 42..62 horizontal, 63..83 vertical) and, from the first step on, x
-        57..66 yellow if the previous reward was positive, else grey (x 42..83 without
-        the action display). The debug view shows the last action and reward."""
-        v = self.variant
-        g = jnp.arange(SCREEN)
-        row = jnp.zeros((SCREEN, 3), jnp.uint8)
-        if not v.endless:
-            row = jnp.broadcast_to(jnp.asarray(_GREY, jnp.uint8), (SCREEN, 3))
-        row = jnp.where((g < 42)[:, None], jnp.asarray(_GREEN, jnp.uint8), row)
-        colors = jnp.asarray(_ACTION_COLORS, jnp.uint8)
-        action = state.last_action if debug else state.shown_action
-        if v.show_last_action:
-            row = jnp.where(((g >= 42) & (g < 63))[:, None], colors[action[0]], row)
-            row = jnp.where((g >= 63)[:, None], colors[action[1]], row)
-        # Red is drawn in the hit step after the action rects; only a width over 42
-        # (health below 0, the last frame) reaches them.
-        width = self._health_width(state, params)
-        row = jnp.where((g < width)[:, None], jnp.asarray(_RED, jnp.uint8), row)
-        if v.show_last_positive_reward:
-            lo, hi = (57, 67) if v.show_last_action else (42, 84)
-            positive = state.last_reward > 0 if debug else state.shown_positive
-            c = jnp.where(positive, jnp.asarray(_YELLOW, jnp.uint8), jnp.asarray(_GREY, jnp.uint8))
-            shown = (g >= lo) & (g < hi) & (debug | (state.t > 0))
-            row = jnp.where(shown[:, None], c, row)
-        top = jnp.asarray(np.arange(SCREEN) < BAR)[:, None]
-        return jnp.where(top, computed_once(row.reshape(1, -1)), rows)
+        return self._picture.debug(state, params)
 
 
 # ----------------------------------------------------------------- registry
