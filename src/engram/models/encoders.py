@@ -3,8 +3,57 @@
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def strided_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """A VALID convolution with a square ``kernel`` (float32 ``(k, k, C, F)``, HWIO) and
+    ``stride`` of ``x`` (float32 ``(N, H, W, C)``): float32 ``(N, (H - k) // stride + 1,
+    (W - k) // stride + 1, F)``, the same sums as ``lax.conv_general_dilated``.
+
+    Where the stride divides the kernel and the input (the Atari CNN's 8/4 on 84 pixels
+    and 4/2 on 20), it is computed as a stride-1 convolution of the input's
+    space-to-depth rearrangement (each ``stride x stride`` block of pixels becomes one
+    pixel of ``stride**2 * C`` channels) with the kernel rearranged to match: XLA's CPU
+    backend runs that and its gradient faster than the strided convolution, whose input
+    gradient is a convolution of a zero-dilated array (the encoder's forward + backward
+    at batch 256: 322 -> 274 ms on one core of a 2-core AMD EPYC, gradients equal to
+    2e-7 relative).
+    """
+    s, k = stride, kernel.shape[0]
+    n, h, w, c = x.shape
+    if s == 1 or k % s or h % s or w % s:
+        return jax.lax.conv_general_dilated(x, kernel, (s, s), "VALID", dimension_numbers=_NHWC)
+    f = kernel.shape[-1]
+    # Pixel (i * s + dy, j * s + dx, ch) -> pixel (i, j), channel (dy, dx, ch); the kernel's
+    # tap (a * s + dy, b * s + dx, ch) -> tap (a, b), input channel (dy, dx, ch).
+    x = x.reshape(n, h // s, s, w // s, s, c).transpose(0, 1, 3, 2, 4, 5)
+    x = x.reshape(n, h // s, w // s, s * s * c)
+    kernel = kernel.reshape(k // s, s, k // s, s, c, f).transpose(0, 2, 1, 3, 4, 5)
+    kernel = kernel.reshape(k // s, k // s, s * s * c, f)
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=_NHWC)
+
+
+class _Conv(nn.Module):
+    """``nn.Conv(features, (kernel, kernel), (stride, stride), "VALID")``'s parameters
+    (``kernel`` ``(k, k, C, F)``, ``bias`` ``(F,)``, so checkpoints and the PyTorch weight
+    mapping are unchanged) computed by :func:`strided_conv`."""
+
+    features: int
+    kernel: int
+    stride: int
+    kernel_init: nn.initializers.Initializer
+
+    @nn.compact
+    def __call__(self, x):
+        shape = (self.kernel, self.kernel, x.shape[-1], self.features)
+        kernel = self.param("kernel", self.kernel_init, shape)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        return strided_conv(x, kernel, self.stride) + bias
 
 
 class AtariCNN(nn.Module):
@@ -22,8 +71,8 @@ class AtariCNN(nn.Module):
         lead = x.shape[:-3]
         x = x.reshape((-1,) + x.shape[-3:]).astype(jnp.float32) / 255.0
         init = nn.initializers.orthogonal(np.sqrt(2))
-        for features, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
-            x = nn.Conv(features, (kernel, kernel), (stride, stride), "VALID", kernel_init=init)(x)
+        for i, (features, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
+            x = _Conv(features, kernel, stride, init, name=f"Conv_{i}")(x)
             x = nn.relu(x)
         return x.reshape(lead + (-1,))
 
