@@ -20,7 +20,7 @@ from engram.sweep.spec import load_spec
 #: section; RMT is Memo's learner with fewer summaries, taken at Memo's speed).
 MEASURED_SPS = {
     "memory-gym": (
-        {"gru": 177.0, "lstm": 129.0, "none": 327.0, "trxl": 188.0},
+        {"gru": 310.0, "lstm": 179.0, "none": 435.0, "trxl": 231.0},
         "2-core CPU, paper network, 16 envs x 128 steps (README: Benchmarks, train_throughput)",
     ),
     "memo": (
