@@ -8,6 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def character_radius(agent_scale: float) -> int:
+    """The agent's collision radius in px for ``agent_scale``: ``int(25 * scale)``
+    (memory-gym's ``CharacterController.radius``)."""
+    return int(25 * agent_scale)
+
+
 def character_rotation(dx, dy, rotation) -> jax.Array:
     """``CharacterController.step``'s rotation rule: the sprite's rotation in degrees
     after a move by ``(dx, dy)`` in {-1, 0, 1} (screen axes, y down); the last matching

@@ -38,7 +38,12 @@ import numpy as np
 from flax import struct
 
 from engram.core import dfloat
-from engram.core.controller import action_velocity, character_rotation, grid_move
+from engram.core.controller import (
+    action_velocity,
+    character_radius,
+    character_rotation,
+    grid_move,
+)
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -243,7 +248,7 @@ class MortarMayhem(Environment):
         # render_fps of the original (metadata): 6 for MM-Grid, 1 for MMB-Grid, else 25.
         self.render_fps = (1 if variant.act else 6) if variant.grid else 25
         self._picture = Picture(variant.agent_scale)
-        self._radius = int(25 * variant.agent_scale)  # CharacterController.radius
+        self._radius = character_radius(variant.agent_scale)
         if variant.endless:
             self.info_every_step = ("ground_truth",)
             self.info_at_end = (

@@ -48,12 +48,23 @@ import numpy as np
 from flax import struct
 
 from engram.core import dfloat
-from engram.core.controller import action_velocity, character_rotation, grid_move
+from engram.core.controller import (
+    action_velocity,
+    character_radius,
+    character_rotation,
+    grid_move,
+)
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete, MultiDiscrete
-from engram.envs.mystery_path.geometry import SCREEN, SEGMENT_COLUMNS, SEGMENT_SLOTS, TILE
+from engram.envs.mystery_path.geometry import (
+    SCREEN,
+    SEGMENT_COLUMNS,
+    SEGMENT_SLOTS,
+    TILE,
+    camera_offset,
+)
 from engram.envs.mystery_path.path_search import (
     ASTAR_ITERATIONS,
     CELLS,
@@ -350,7 +361,7 @@ class MysteryPath(Environment):
         self.observation_space = Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
         self.action_space = Discrete(4) if (v.grid or v.endless) else MultiDiscrete((3, 3))
         self.render_fps = 3 if v.grid else 25  # metadata["render_fps"] of the original
-        self._radius = int(25 * v.agent_scale)  # CharacterController.radius
+        self._radius = character_radius(v.agent_scale)
         self._picture = Picture(v, self._radius)
         if v.endless:
             self.info_every_step = ("ground_truth",)
@@ -763,7 +774,7 @@ class MysteryPath(Environment):
         st = self._init_builder(st, st.built)
         # The first node pays nothing (path[0][0].reward_visited = True).
         st = st.replace(reward_visited=st.reward_visited.at[0].set(True))
-        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        offset = camera_offset(params.camera_offset_scale)
         st = st.replace(
             pos=jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius]),
             camera_x=offset,
@@ -835,7 +846,7 @@ class MysteryPath(Environment):
         dx, dy, vel = _velocity(jnp.stack([h, vert]), params.agent_speed)
         vel = jnp.where(st.off_path, 0, vel)
         rot = jnp.where(st.off_path, st.rotation, character_rotation(dx, dy, st.rotation))
-        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        offset = camera_offset(params.camera_offset_scale)
         start_pos = jnp.stack([jnp.int32(self._radius), st.seg_rows[0] * TILE + self._radius])
         # No boundary: the agent may leave the screen vertically (a fall).
         pos = jnp.where(st.off_path, start_pos, st.pos + vel)

@@ -15,7 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engram.envs.mystery_path.geometry import SCREEN, SEGMENT_COLUMNS, SEGMENT_SLOTS, TILE
+from engram.envs.mystery_path.geometry import (
+    SCREEN,
+    SEGMENT_COLUMNS,
+    SEGMENT_SLOTS,
+    TILE,
+    camera_offset,
+)
 from engram.envs.mystery_path.path_search import GRID, cells_of_mask
 from engram.render import agent_sprites, draw_line
 from engram.render.ops import SpriteBands, table_row
@@ -245,7 +251,7 @@ class Picture:
         frame = jnp.concatenate([margin, img, margin]).reshape(-1)
         # The agent is always drawn at the screen x of the reset: agent_draw_x =
         # rect.left - camera_offset (52 with the defaults).
-        offset = -TILE * jnp.clip(params.camera_offset_scale, 0.0, 5.5)
+        offset = camera_offset(params.camera_offset_scale)
         left = jnp.trunc(self._radius - self._sprite_half - offset).astype(jnp.int32)
         h = self._sprite_half
         frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h)

@@ -39,7 +39,7 @@ import numpy as np
 from flax import struct
 
 from engram.core import dfloat
-from engram.core.controller import action_velocity, character_rotation
+from engram.core.controller import action_velocity, character_radius, character_rotation
 from engram.core.environment import Environment
 from engram.core.params import ResetParameter
 from engram.core.registry import register
@@ -371,7 +371,7 @@ class SearingSpotlights(Environment):
         self.observation_space = Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
         self.action_space = MultiDiscrete((3, 3))
         self.render_fps = 25
-        self._agent_radius = int(25 * v.agent_scale)  # CharacterController.radius
+        self._agent_radius = character_radius(v.agent_scale)
         # A coin is a disc of radius int(10 * scale) (its picture: render.Picture).
         self._coin_radius = int(10 * v.coin_scale)
         # The exit's collision radius: 20 / 2 * scale.
