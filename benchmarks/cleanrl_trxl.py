@@ -142,25 +142,46 @@ def run_cleanrl(args, script: Path, workdir: Path) -> dict:
     }
 
 
+#: The compared configuration (the command line's defaults): the Memory Gym paper's
+#: Transformer-XL on MortarMayhem-Grid-v0 with CleanRL's rollout and minibatching.
+PAPER_TRXL = {
+    "env": "MortarMayhem-Grid-v0",
+    "num_envs": 16,
+    "num_steps": 128,
+    "update_epochs": 3,
+    "num_minibatches": 8,
+    "trxl_num_layers": 3,
+    "trxl_dim": 384,
+    "trxl_num_heads": 4,
+    "trxl_memory_length": 119,
+}
+
+
+def engram_config(args, run_dir: str) -> TrainConfig:
+    """engram's ``TrainConfig`` for the command line's ``args`` (the fields of
+    :data:`PAPER_TRXL` and ``updates``, the timed updates after the first), normalised
+    advantages as CleanRL's ``--norm-adv``, runs written under ``run_dir``."""
+    return TrainConfig(
+        env=args.env,
+        agent="trxl",
+        num_envs=args.num_envs,
+        num_steps=args.num_steps,
+        num_epochs=args.update_epochs,
+        num_minibatches=args.num_minibatches,
+        total_steps=args.num_envs * args.num_steps * (args.updates + 1),
+        trxl_num_layers=args.trxl_num_layers,
+        trxl_dim=args.trxl_dim,
+        trxl_num_heads=args.trxl_num_heads,
+        trxl_memory_length=args.trxl_memory_length,
+        normalize_advantages=True,
+        run_dir=run_dir,
+    )
+
+
 def run_engram(args) -> dict:
     """engram's update with the same configuration (``train_throughput.measure``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(
-            env=args.env,
-            agent="trxl",
-            num_envs=args.num_envs,
-            num_steps=args.num_steps,
-            num_epochs=args.update_epochs,
-            num_minibatches=args.num_minibatches,
-            total_steps=args.num_envs * args.num_steps * (args.updates + 1),
-            trxl_num_layers=args.trxl_num_layers,
-            trxl_dim=args.trxl_dim,
-            trxl_num_heads=args.trxl_num_heads,
-            trxl_memory_length=args.trxl_memory_length,
-            normalize_advantages=True,
-            run_dir=tmp,
-        )
-        return measure(config, args.updates)
+        return measure(engram_config(args, tmp), args.updates)
 
 
 def main() -> None:
@@ -169,18 +190,18 @@ def main() -> None:
     parser.add_argument(
         "--cleanrl-python", required=True, help="a Python with torch and memory-gym"
     )
-    parser.add_argument("--env", default="MortarMayhem-Grid-v0")
-    parser.add_argument("--num-envs", type=int, default=16)
-    parser.add_argument("--num-steps", type=int, default=128)
-    parser.add_argument("--update-epochs", type=int, default=3)
-    parser.add_argument("--num-minibatches", type=int, default=8)
+    parser.add_argument("--env", default=PAPER_TRXL["env"])
+    parser.add_argument("--num-envs", type=int, default=PAPER_TRXL["num_envs"])
+    parser.add_argument("--num-steps", type=int, default=PAPER_TRXL["num_steps"])
+    parser.add_argument("--update-epochs", type=int, default=PAPER_TRXL["update_epochs"])
+    parser.add_argument("--num-minibatches", type=int, default=PAPER_TRXL["num_minibatches"])
     parser.add_argument(
         "--updates", type=int, default=3, help="timed updates after the first, each side"
     )
-    parser.add_argument("--trxl-num-layers", type=int, default=3)
-    parser.add_argument("--trxl-dim", type=int, default=384)
-    parser.add_argument("--trxl-num-heads", type=int, default=4)
-    parser.add_argument("--trxl-memory-length", type=int, default=119)
+    parser.add_argument("--trxl-num-layers", type=int, default=PAPER_TRXL["trxl_num_layers"])
+    parser.add_argument("--trxl-dim", type=int, default=PAPER_TRXL["trxl_dim"])
+    parser.add_argument("--trxl-num-heads", type=int, default=PAPER_TRXL["trxl_num_heads"])
+    parser.add_argument("--trxl-memory-length", type=int, default=PAPER_TRXL["trxl_memory_length"])
     parser.add_argument("--verbose", action="store_true", help="print CleanRL's update lines")
     args = parser.parse_args()
     if args.updates < 1:

@@ -36,9 +36,9 @@ import time
 
 import jax
 import optax
+from cleanrl_trxl import PAPER_TRXL, engram_config  # this folder (run as a script)
 
 import engram  # noqa: F401  (XLA's CPU flags, set before JAX starts)
-from engram.config import TrainConfig
 from engram.ppo import Trainer
 from engram.ppo.loss import minibatch_loss
 from engram.ppo.rollout import rollout
@@ -130,21 +130,7 @@ def main() -> None:
     parser.add_argument("--trace-dir", default=None, help="default: a temporary folder")
     args = parser.parse_args()
     trace_dir = args.trace_dir or tempfile.mkdtemp()
-    config = TrainConfig(
-        env="MortarMayhem-Grid-v0",
-        agent="trxl",
-        num_envs=16,
-        num_steps=128,
-        num_epochs=3,
-        num_minibatches=8,
-        total_steps=16 * 128 * 4,
-        trxl_num_layers=3,
-        trxl_dim=384,
-        trxl_num_heads=4,
-        trxl_memory_length=119,
-        normalize_advantages=True,
-        run_dir=tempfile.mkdtemp(),
-    )
+    config = engram_config(argparse.Namespace(**PAPER_TRXL, updates=3), tempfile.mkdtemp())
     trainer = Trainer(config)
     policy, tx = trainer.policy, trainer.tx
     ts = trainer.init(jax.random.key(0))
