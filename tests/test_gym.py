@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 
 import gymnasium
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -99,6 +101,36 @@ def test_make_vec_uses_the_batched_env():
             assert np.all(info["length"][term] >= 46)  # first check at step 46
     assert ended.all()  # a random policy fails the first check
     venv.close()
+
+
+@pytest.mark.parametrize(
+    "env_id, options",
+    [("MortarMayhem-Grid-v0", {}), ("MortarMayhem-v0", {}), ("MysteryPath-v0", {"max_steps": 30})],
+)
+def test_single_env_step_is_the_core_step(env_id, options):
+    """``gym.make``'s step returns what the core environment's step returns from the same
+    state and key, whether it runs as two programs (Mortar Mayhem's small state: rules,
+    then picture) or as one (Mystery Path)."""
+    env = gymnasium.make(f"engram/{env_id}", **options)
+    adapter = env.unwrapped
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    assert adapter._runner.split_step == env_id.startswith("MortarMayhem")
+    core, params = engram.make(env_id, **options)
+    core_step = jax.jit(core.step)
+    unpack = jax.jit(adapter._runner.carry.unpack)  # the adapter's (key, state)
+    ended = 0
+    for _ in range(80):
+        key, state = unpack(adapter._carry)
+        action = env.action_space.sample()
+        obs, reward, terminated, truncated, _ = env.step(action)
+        want = core_step(jax.random.split(key)[1], state, jnp.asarray(action, jnp.int32), params)
+        assert np.array_equal(obs, np.asarray(want[0]))
+        assert (reward, terminated, truncated) == (float(want[2]), bool(want[3]), bool(want[4]))
+        if terminated or truncated:
+            ended += 1
+            env.reset()
+    assert ended > 0  # the comparison crossed an episode's end
 
 
 @pytest.mark.parametrize("env_id", [i for i in IDS if i.startswith("Endless-")])

@@ -41,6 +41,8 @@ class _Words:
                 raise TypeError(f"cannot pack a {dtype} leaf (64-bit values are off in engram)")
             size = int(np.prod(x.shape, dtype=np.int64))
             self.specs.append((tuple(x.shape), dtype, size, is_key))
+        #: Bytes of the packed buffer (4 per word).
+        self.nbytes = 4 * sum(size for _, _, size, _ in self.specs)
 
     @staticmethod
     def pack(tree) -> jax.Array:
@@ -81,6 +83,16 @@ class _Words:
             leaves.append(leaf.reshape(shape))
         return jax.tree.unflatten(self.tree, leaves)
 
+
+#: XLA's CPU runtime runs a program's kernels one after another on the calling thread
+#: when every buffer they touch is at most this many bytes, or when there are at most 8
+#: kernels (``ThunkExecutor::Options`` in XLA, not configurable); otherwise it hands
+#: ready kernels to its thread pool. A single environment's step is dozens of tiny
+#: kernels, and on a 2-core machine each hand-off (a thread wake-up on the other core)
+#: costs more than the kernels: Mortar Mayhem's step took 100 us of which its kernels
+#: were about 20. Its rules touch only its small state and its picture is 6 kernels, so
+#: run as two programs both stay on the calling thread (17 us for both).
+_SEQUENTIAL_BYTES = 512
 
 #: Results of at most this many bytes are packed into one buffer; larger ones (the
 #: frames) come back as they are (copying them into the buffer would cost more).
@@ -201,6 +213,33 @@ class _Runner:
             draw = jax.vmap(env.debug_frame, in_axes=(0, None)) if batched else env.debug_frame
             return draw(state, params)
 
+        # A single environment whose key, state and params are small runs its step as
+        # two programs, the rules and the picture (see _sequential). Same key use and
+        # results as the one program; one dispatch more, no thread-pool hand-offs.
+        self.split_step = (
+            not batched
+            and env.observes_state
+            and self.carry.nbytes <= _SEQUENTIAL_BYTES
+            and self.params_words.nbytes <= _SEQUENTIAL_BYTES
+        )
+        if self.split_step:
+            _, *rules_out = jax.eval_shape(env.transition, key, carry[1], example_action, params)
+            self.rules_results = _Results(tuple(rules_out))
+
+            def rules_packed(carry_buffer, action, params_buffer):
+                params = self.params_words.unpack(params_buffer)
+                key, state = self.carry.unpack(carry_buffer)
+                key, k = split(key)
+                state, *out = env.transition(k, state, action, params)
+                return self.carry.pack((key, state)), self.rules_results.split(tuple(out))
+
+            def observe_packed(carry_buffer, params_buffer):
+                params = self.params_words.unpack(params_buffer)
+                return env.observe(self.carry.unpack(carry_buffer)[1], params)
+
+            self._rules = jax.jit(rules_packed)
+            self._observe = jax.jit(observe_packed)
+
         self._reset = jax.jit(reset_packed)
         self._step = jax.jit(step_packed)
         self._state = jax.jit(lambda c: core_state(self.carry.unpack(c)[1]))
@@ -215,6 +254,10 @@ class _Runner:
         return carry, self.reset_results.fetch(out)
 
     def step(self, carry, action, params_buffer):
+        if self.split_step:
+            carry, out = self._rules(carry, action, params_buffer)
+            obs = jax.tree.map(np.asarray, self._observe(carry, params_buffer))
+            return carry, (obs, *self.rules_results.fetch(out))
         carry, out = self._step(carry, action, params_buffer)
         return carry, self.step_results.fetch(out)
 
