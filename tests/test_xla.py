@@ -1,5 +1,6 @@
-"""engram's XLA defaults (issue 20): the YNN flag is added to XLA_FLAGS when engram is
-imported, the user's own setting wins, and ENGRAM_XLA_DEFAULTS=0 opts out."""
+"""engram's XLA defaults (issues 20 and 17): the YNN flag is added to XLA_FLAGS and CPU
+programs run on the calling thread when engram is imported, the user's own setting wins,
+and ENGRAM_XLA_DEFAULTS=0 opts out."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from engram._xla import OPT_OUT, YNN_FLAG, apply_cpu_flags
+from engram._xla import ASYNC_DISPATCH, OPT_OUT, YNN_FLAG, apply_cpu_dispatch, apply_cpu_flags
+
+ASYNC_ENV = ASYNC_DISPATCH.upper()
 
 PROBE = "import os, engram; print(os.environ.get('XLA_FLAGS', ''))"
 
@@ -53,3 +56,36 @@ def test_the_flag_reaches_the_running_backend():
     x = jnp.ones((64, 64), jnp.float32)
     hlo = jax.jit(lambda a, b: jnp.maximum(a @ b, 0)).lower(x, x).compile().as_text()
     assert "ROOT %ynn_fusion" in hlo
+
+
+DISPATCH_PROBE = """
+import time, engram, jax, jax.numpy as jnp
+f = jax.jit(lambda x: jax.lax.fori_loop(0, 40, lambda i, v: jnp.sin(v) * 1.0001, x))
+x = jnp.ones(1 << 21)
+f(x).block_until_ready()  # compiled
+t0 = time.perf_counter(); y = f(x); t1 = time.perf_counter(); y.block_until_ready()
+print((t1 - t0) / (time.perf_counter() - t0))
+"""
+
+
+def _share_of_the_run_inside_the_call(env: dict[str, str]) -> float:
+    """How much of a ~0.1 s computation a fresh interpreter spends inside the call that
+    starts it (the rest in ``block_until_ready``): about 1 when programs run on the
+    calling thread, about 0 when they are dispatched asynchronously."""
+    base = {k: v for k, v in os.environ.items() if k not in (OPT_OUT, ASYNC_ENV)}
+    out = subprocess.run(
+        [sys.executable, "-c", DISPATCH_PROBE],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_engram_runs_cpu_programs_on_the_calling_thread():
+    if jax.default_backend() != "cpu":
+        pytest.skip("the setting concerns the CPU backend")
+    assert _share_of_the_run_inside_the_call({}) > 0.9
+    assert _share_of_the_run_inside_the_call({OPT_OUT: "0"}) < 0.5  # JAX's default
+    assert apply_cpu_dispatch({ASYNC_ENV: "true"}) is False  # the user's setting wins

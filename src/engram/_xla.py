@@ -11,9 +11,19 @@ flag to ``XLA_FLAGS`` when it is imported, unless:
 * ``XLA_FLAGS`` already sets ``xla_cpu_experimental_ynn_fusion_type`` (yours wins), or
 * ``ENGRAM_XLA_DEFAULTS=0`` is in the environment (the opt-out).
 
-``XLA_FLAGS`` is read once, when JAX creates its first backend (the first computation or
-``jax.devices()``), so import engram before running anything with JAX in the process.
-The flag only concerns XLA's CPU backend; GPU programs are unchanged.
+engram also runs CPU programs on the calling thread
+(``jax.config.update("jax_cpu_enable_async_dispatch", False)``), unless
+``JAX_CPU_ENABLE_ASYNC_DISPATCH`` is in the environment (yours wins) or the same opt-out is
+set. With JAX's default every call of a compiled program is handed to a worker thread and
+waited for; a Gymnasium step is a call of tens of microseconds, and on a 2-core machine the
+hand-off (waking a thread on the other core) cost more than the step: one
+``gym.make("engram/MortarMayhem-Grid-v0")`` made 8,242 steps/s with it and 21,065 without,
+alternating in one run (issue 17). The whole PPO update, the environment benchmark's long
+rollouts and ``gym.make_vec`` were within noise or faster (README, "Throughput").
+
+``XLA_FLAGS`` and the dispatch setting are read once, when JAX creates its first backend
+(the first computation or ``jax.devices()``), so import engram before running anything
+with JAX in the process. Both only concern the CPU backend; GPU programs are unchanged.
 """
 
 from __future__ import annotations
@@ -26,13 +36,33 @@ YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=dot"
 OPT_OUT = "ENGRAM_XLA_DEFAULTS"
 
 
+#: JAX's setting (and environment variable) for asynchronous dispatch on the CPU.
+ASYNC_DISPATCH = "jax_cpu_enable_async_dispatch"
+
+
+def _opted_out(environ) -> bool:
+    return environ.get(OPT_OUT, "1").strip().lower() in ("0", "false", "no", "off")
+
+
 def apply_cpu_flags(environ=os.environ) -> bool:
     """Add :data:`YNN_FLAG` to ``environ["XLA_FLAGS"]`` unless the user opted out or set
     the flag themselves. Returns whether the flag was added."""
-    if environ.get(OPT_OUT, "1").strip().lower() in ("0", "false", "no", "off"):
+    if _opted_out(environ):
         return False
     flags = environ.get("XLA_FLAGS", "")
     if "xla_cpu_experimental_ynn_fusion_type" in flags:
         return False
     environ["XLA_FLAGS"] = f"{flags} {YNN_FLAG}".strip()
+    return True
+
+
+def apply_cpu_dispatch(environ=os.environ) -> bool:
+    """Turn JAX's asynchronous dispatch on the CPU off (see the module docstring) unless
+    the user opted out or set ``JAX_CPU_ENABLE_ASYNC_DISPATCH``. Returns whether it was
+    turned off. No effect on a CPU backend that already exists."""
+    if _opted_out(environ) or ASYNC_DISPATCH.upper() in environ:
+        return False
+    import jax  # here: engram's import order sets XLA_FLAGS first, before JAX reads it
+
+    jax.config.update(ASYNC_DISPATCH, False)
     return True
