@@ -128,7 +128,8 @@ class _Runner:
     """The compiled reset and step of one environment configuration, batch size and
     autoreset mode, for one layout of params. The adapter's key and state travel between
     calls as one device buffer (the *carry*), params as another; each call is one compiled
-    call and one transfer of what it returns.
+    call and one transfer of what it returns (a single environment with a small state
+    steps with two, :attr:`split_step`).
 
     ``reset(key) -> (carry, (obs, info))``, ``step(carry, action) -> (carry, (obs,
     reward, terminated, truncated, info))``, ``env_state(carry)`` the core state (batched
@@ -216,6 +217,7 @@ class _Runner:
         # A single environment whose key, state and params are small runs its step as
         # two programs, the rules and the picture (see _sequential). Same key use and
         # results as the one program; one dispatch more, no thread-pool hand-offs.
+        #: Whether :meth:`step` runs the rules and the picture as two programs.
         self.split_step = (
             not batched
             and env.observes_state

@@ -180,7 +180,8 @@ class GymEnv(gymnasium.Env, _Shared):
         if self._carry is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         action = action_array(action, self.action_space)
-        # One compiled call and one transfer of everything the step returns.
+        # One compiled call (two for a small state: _Runner.split_step) and one transfer
+        # of everything the step returns.
         self._carry, out = self._runner.step(self._carry, action, self._params_buffer)
         self._obs, reward, terminated, truncated, info = out
         terminated, truncated = bool(terminated), bool(truncated)
