@@ -40,7 +40,7 @@ from cleanrl_trxl import PAPER_TRXL, engram_config  # this folder (run as a scri
 
 import engram  # noqa: F401  (XLA's CPU flags, set before JAX starts)
 from engram.ppo import Trainer
-from engram.ppo.loss import minibatch_loss
+from engram.ppo.loss import minibatch_loss, training_batch
 from engram.ppo.rollout import rollout
 
 #: (part, pattern on the op_names of an op; the first that matches wins).
@@ -144,9 +144,9 @@ def main() -> None:
     roll = jax.jit(lambda ts: rollout(policy, ts, steps)).lower(ts).compile()
     _, traj, _ = roll(ts)
     per = config.num_envs // config.num_minibatches
-    keep = ("obs", "reset", "action", "logp", "value", "ground_truth", "recorded")
-    batch = {k: traj[k][:, :per] for k in keep if k in traj}
-    batch["advantages"] = batch["returns"] = traj["value"][:, :per]
+    # The trainer's batch (values in place of the advantages and returns: same shapes).
+    batch = training_batch(traj, traj["value"], traj["value"])
+    batch = jax.tree.map(lambda x: x[:, :per], batch)
     carry = jax.tree.map(lambda x: x[:per], ts.carry)
 
     def minibatch(params, opt_state, carry, batch, key):

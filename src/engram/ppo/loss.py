@@ -100,6 +100,20 @@ def ground_truth_loss(prediction, target, reset):
     return (err * keep).sum() / jnp.maximum(keep.sum(), 1.0)
 
 
+#: The rollout's entries :func:`minibatch_loss` reads (``ground_truth`` and ``recorded``
+#: where the rollout kept them).
+ROLLOUT_KEYS = ("obs", "reset", "action", "logp", "value", "ground_truth", "recorded")
+
+
+def training_batch(traj: dict, advantages, returns) -> dict:
+    """The batch :func:`minibatch_loss` reads: the rollout's :data:`ROLLOUT_KEYS` that
+    ``traj`` has, plus ``advantages`` and ``returns``; time-major ``(T, B, ...)`` arrays as
+    in ``traj``."""
+    batch = {k: traj[k] for k in ROLLOUT_KEYS if k in traj}
+    batch["advantages"], batch["returns"] = advantages, returns
+    return batch
+
+
 def minibatch_loss(policy, params, carry0, batch, ent_coef, key):
     """The loss of one minibatch of whole environment sequences: PPO's clipped objective
     (:func:`ppo_loss`) plus the configured auxiliary losses (observation reconstruction,

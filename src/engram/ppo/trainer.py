@@ -25,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from engram.core.wrappers import AutoReset
 from engram.policy import Policy
 from engram.ppo.gae import rollout_advantages
-from engram.ppo.loss import minibatch_loss
+from engram.ppo.loss import minibatch_loss, training_batch
 from engram.ppo.rollout import rollout
 
 
@@ -188,9 +188,7 @@ class Trainer:
         adv, ret = rollout_advantages(
             traj, next_value, c.gamma, c.gae_lambda, c.bootstrap_truncation
         )
-        keep = ("obs", "reset", "action", "logp", "value", "ground_truth", "recorded")
-        batch = {k: traj[k] for k in keep if k in traj}
-        batch["advantages"], batch["returns"] = adv, ret
+        batch = training_batch(traj, adv, ret)
         ent_coef = self.ent_coef_schedule(ts.update)
         per_mb = c.num_envs // c.num_minibatches
         grad_fn = jax.value_and_grad(lambda p, *a: minibatch_loss(policy, p, *a), has_aux=True)
