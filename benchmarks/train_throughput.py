@@ -21,7 +21,8 @@ the paper's encoder in PyTorch (``benchmarks/cnn_throughput.py`` in that interpr
 engram's JAX, and adds the column ``/ torch img/s``: engram's steps/s over PyTorch's image
 rate (a PPO step costs one forward while acting plus three epochs of forward + backward).
 ``--xla-baseline`` measures each configuration a second time in a child process with
-``ENGRAM_XLA_DEFAULTS=0`` (XLA's own CPU settings, without engram's YNN flag).
+``ENGRAM_XLA_DEFAULTS=0`` (JAX's and XLA's own CPU settings: without engram's YNN flag, and
+with asynchronous dispatch).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def main() -> None:
     parser.add_argument(
         "--xla-baseline",
         action="store_true",
-        help="also measure each row with ENGRAM_XLA_DEFAULTS=0 (XLA's own CPU flags)",
+        help="also measure each row with ENGRAM_XLA_DEFAULTS=0 (JAX's and XLA's own CPU settings)",
     )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

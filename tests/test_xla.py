@@ -88,4 +88,12 @@ def test_importing_engram_runs_cpu_programs_on_the_calling_thread():
         pytest.skip("the setting concerns the CPU backend")
     assert _share_of_the_run_inside_the_call({}) > 0.9
     assert _share_of_the_run_inside_the_call({OPT_OUT: "0"}) < 0.5  # JAX's default
-    assert apply_cpu_dispatch({ASYNC_ENV: "true"}) is False  # the user's setting wins
+    # The user's setting wins, both ways (JAX itself ignores the variable).
+    assert _share_of_the_run_inside_the_call({ASYNC_ENV: "1"}) < 0.5
+    assert _share_of_the_run_inside_the_call({OPT_OUT: "0", ASYNC_ENV: "no"}) < 0.5
+    assert _share_of_the_run_inside_the_call({ASYNC_ENV: "off"}) > 0.9
+
+
+def test_a_bad_dispatch_setting_names_the_variable():
+    with pytest.raises(ValueError, match=f"{ASYNC_ENV}: got 'maybe'"):
+        apply_cpu_dispatch({ASYNC_ENV: "maybe"})

@@ -12,14 +12,17 @@ flag to ``XLA_FLAGS`` when it is imported, unless:
 * ``ENGRAM_XLA_DEFAULTS=0`` is in the environment (the opt-out).
 
 engram also runs CPU programs on the calling thread
-(``jax.config.update("jax_cpu_enable_async_dispatch", False)``), unless
-``JAX_CPU_ENABLE_ASYNC_DISPATCH`` is in the environment (yours wins) or the same opt-out is
-set. With JAX's default every call of a compiled program is handed to a worker thread and
-waited for; a Gymnasium step is a call of tens of microseconds, and on a 2-core machine the
-hand-off (waking a thread on the other core) cost more than the step: one
-``gym.make("engram/MortarMayhem-Grid-v0")`` made 8,242 steps/s with it and 21,065 without,
+(``jax.config.update("jax_cpu_enable_async_dispatch", False)``), unless the same opt-out is
+set; ``JAX_CPU_ENABLE_ASYNC_DISPATCH=1`` (or ``0``) in the environment sets it your way
+(JAX reads that setting only from ``jax.config``, not from the environment). With JAX's
+default every call of a compiled program is handed to a worker thread and waited for; a
+Gymnasium step is a call of tens of microseconds, and on a 2-core machine the hand-off
+(waking a thread on the other core) cost more than the step: one
+``gym.make("engram/MortarMayhem-Grid-v0")`` made 7,449 steps/s with it and 21,065 without,
 alternating in one run (issue 17). The whole PPO update, the environment benchmark's long
-rollouts and ``gym.make_vec`` were within noise or faster (README, "Throughput").
+rollouts and ``gym.make_vec`` were within noise or faster on that machine (README,
+"Benchmarks"); on another 2-core machine an earlier check measured ``make_vec`` with 64
+environments 16% slower without it.
 
 ``XLA_FLAGS`` and the dispatch setting are read once, when JAX creates its first backend
 (the first computation or ``jax.devices()``), so import engram before running anything
@@ -40,8 +43,11 @@ OPT_OUT = "ENGRAM_XLA_DEFAULTS"
 ASYNC_DISPATCH = "jax_cpu_enable_async_dispatch"
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _opted_out(environ) -> bool:
-    return environ.get(OPT_OUT, "1").strip().lower() in ("0", "false", "no", "off")
+    return environ.get(OPT_OUT, "1").strip().lower() in _FALSE
 
 
 def apply_cpu_flags(environ=os.environ) -> bool:
@@ -57,12 +63,28 @@ def apply_cpu_flags(environ=os.environ) -> bool:
 
 
 def apply_cpu_dispatch(environ=os.environ) -> bool:
-    """Turn JAX's asynchronous dispatch on the CPU off (see the module docstring) unless
-    the user opted out or set ``JAX_CPU_ENABLE_ASYNC_DISPATCH``. Returns whether it was
-    turned off. No effect on a CPU backend that already exists."""
-    if _opted_out(environ) or ASYNC_DISPATCH.upper() in environ:
+    """Set JAX's asynchronous dispatch on the CPU before the backend starts: off (engram's
+    default, see the module docstring), or as ``JAX_CPU_ENABLE_ASYNC_DISPATCH`` says when
+    it is in the environment (JAX itself does not read that variable); left alone with the
+    opt-out. Returns whether dispatch was turned off. No effect on a CPU backend that
+    already exists.
+
+    Raises:
+        ValueError: ``JAX_CPU_ENABLE_ASYNC_DISPATCH`` is not one of 1/0, true/false,
+            yes/no, on/off.
+    """
+    if _opted_out(environ):
         return False
+    enable = False
+    variable = ASYNC_DISPATCH.upper()
+    if variable in environ:
+        value = environ[variable].strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise ValueError(
+                f"{variable}: got {environ[variable]!r}, expected one of {_TRUE + _FALSE}"
+            )
+        enable = value in _TRUE
     import jax  # here: engram's import order sets XLA_FLAGS first, before JAX reads it
 
-    jax.config.update(ASYNC_DISPATCH, False)
-    return True
+    jax.config.update(ASYNC_DISPATCH, enable)
+    return not enable
