@@ -72,6 +72,13 @@ VARIANTS["fct_gelu"] = (FullContextTransformerMemory, {"max_context": 24, "activ
 SUMMARISING = ["memo", "rmt"]
 
 
+#: LLVM's backend optimisations off for the programs these tests compile (XLA's HLO passes,
+#: fusion included, still run): compiling is most of this file's time, and what is checked
+#: (the model's mathematics: step against sequence, against the reference, gradients) does
+#: not depend on how well the machine code is optimised.
+O0 = {"xla_backend_optimization_level": 0}
+
+
 @functools.cache
 def _model(variant: str):
     """(model, jitted sequence, jitted step) of one variant, the functions taking the
@@ -79,8 +86,10 @@ def _model(variant: str):
     strong parameters of the reference tests share one compilation."""
     cls, kw = VARIANTS[variant]
     model = cls(**DEC, **kw)
-    seq = jax.jit(lambda p, c, xs, r, rngs=None: model.apply(p, c, xs, r, rngs=rngs))
-    step = jax.jit(lambda p, c, x, r: model.apply(p, c, x, r, method="step"))
+    seq = jax.jit(
+        lambda p, c, xs, r, rngs=None: model.apply(p, c, xs, r, rngs=rngs), compiler_options=O0
+    )
+    step = jax.jit(lambda p, c, x, r: model.apply(p, c, x, r, method="step"), compiler_options=O0)
     return model, seq, step
 
 
@@ -467,7 +476,7 @@ def test_gradients_flow_through_summaries(variant):
         _, ys = model.apply(p, model.initial_carry(B), xs, resets)
         return jnp.sum(ys[9] ** 2)
 
-    g_params, g_xs = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, _xs(9))
+    g_params, g_xs = jax.jit(jax.grad(loss, argnums=(0, 1)), compiler_options=O0)(params, _xs(9))
     assert np.all(np.isfinite(g_xs))
     assert np.abs(g_xs[1]).max(axis=-1).min() > 0  # every environment
     np.testing.assert_array_equal(g_xs[10:], 0.0)  # causality
