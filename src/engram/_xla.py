@@ -18,8 +18,8 @@ set; ``JAX_CPU_ENABLE_ASYNC_DISPATCH=1`` (or ``0``) in the environment sets it y
 default every call of a compiled program is handed to a worker thread and waited for; a
 Gymnasium step is a call of tens of microseconds, and on a 2-core machine the hand-off
 (waking a thread on the other core) cost more than the step: one
-``gym.make("engram/MortarMayhem-Grid-v0")`` made 7,449 steps/s with it and 21,065 without,
-alternating in one run (issue 17). The whole PPO update, the environment benchmark's long
+``gym.make("engram/MortarMayhem-Grid-v0")`` made 7,817 steps/s with it and 20,920 without
+(``benchmarks/gym_step_paths.py``, issue 17). The whole PPO update, the environment benchmark's long
 rollouts and ``gym.make_vec`` were within noise or faster on that machine (README,
 "Benchmarks"); on another 2-core machine an earlier check measured ``make_vec`` with 64
 environments 16% slower without it.
