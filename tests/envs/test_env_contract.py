@@ -16,6 +16,7 @@ import pytest
 from rollouts import random_rollout
 
 import engram
+from engram.core.params import resolve
 
 IDS = engram.registered_ids()
 B, T = 3, 48  # environments, steps
@@ -106,3 +107,25 @@ def test_bad_reset_parameters_are_refused_by_name(env_id):
     assert checked or not specs
     with pytest.raises(ValueError, match="no_such_parameter"):
         engram.make(env_id, no_such_parameter=1)
+
+
+#: The episode cap at default reset parameters of the ids whose time limit is the
+#: ``max_steps`` reset parameter (memory-gym's defaults; the endless ids' -1: no limit).
+MAX_STEPS_CAPS = {
+    "MysteryPath-v0": 512,
+    "MysteryPath-Grid-v0": 128,
+    "SearingSpotlights-v0": 256,
+    "Endless-MysteryPath-v0": None,
+    "Endless-SearingSpotlights-v0": None,
+    "Endless-MortarMayhem-v0": None,
+}
+
+
+@pytest.mark.parametrize("env_id", sorted(MAX_STEPS_CAPS))
+def test_the_time_limit_is_the_episode_cap(env_id):
+    """Where an id has ``max_steps``, an episode lasts at most that many steps, so that is
+    the cap a memory window is checked against (host-side, nothing compiles)."""
+    assert "max_steps" in [p.name for p in engram.reset_parameters(env_id)]
+    env, _ = engram.make(env_id)
+    assert env.episode_cap(resolve(env.reset_parameters, {})) == MAX_STEPS_CAPS[env_id]
+    assert env.episode_cap(resolve(env.reset_parameters, {"max_steps": 37})) == 37

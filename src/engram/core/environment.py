@@ -113,9 +113,13 @@ class Environment:
     def episode_cap(self, reset_params: dict) -> int | None:
         """The most steps an episode can last with ``reset_params`` (a complete, validated
         reset-parameter dict), or ``None`` when episodes are unbounded (endless ids without
-        ``max_steps``). Host-side; used to check a memory window against the episodes."""
-        del reset_params
-        return None
+        ``max_steps``). Host-side; used to check a memory window against the episodes.
+
+        This default is the Memory Gym ids' time limit: the ``max_steps`` reset parameter
+        where the environment has one and it is positive (``<= 0`` disables it, the
+        endless ids' default), else ``None``."""
+        steps = reset_params.get("max_steps")
+        return steps if steps is not None and steps > 0 else None
 
     def make_params(self, reset_params: dict):  # pragma: no cover
         """Build the params pytree from a validated reset-parameter dict."""

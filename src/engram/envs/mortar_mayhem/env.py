@@ -269,10 +269,10 @@ class MortarMayhem(Environment):
     def episode_cap(self, rp: dict) -> int | None:
         """The original's ``calc_max_episode_steps`` (275 with the defaults, 119 on the grid,
         79 on B-Grid, a perfect episode being one step shorter): the display phase plus, per
-        command, the move and check phases, minus the last check's tail. Endless:
-        ``max_steps``, or ``None`` when it is -1."""
+        command, the move and check phases, minus the last check's tail. Endless: the base
+        class's (``max_steps``, or ``None`` when it is -1)."""
         if self.variant.endless:
-            return rp["max_steps"] if rp["max_steps"] > 0 else None
+            return super().episode_cap(rp)
         n = max(rp["command_count"])
         show = 0
         if not self.variant.act:  # the B variants show nothing (the original passes 0, 0)

@@ -394,10 +394,6 @@ class SearingSpotlights(Environment):
         return ("SearingSpotlights", self.env_id, self.variant)
 
     # ------------------------------------------------------------------ params
-    def episode_cap(self, rp: dict) -> int | None:
-        """``max_steps``, or ``None`` when it disables the time limit (endless default)."""
-        return rp["max_steps"] if rp["max_steps"] > 0 else None
-
     def make_params(self, rp: dict) -> Params:
         """Build :class:`Params` from a complete, validated reset-parameter dict.
 
