@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import memo_reference
 import numpy as np
 import pytest
+from configs import O0
 
 from engram.models.decoder import (
     DecoderSpec,
@@ -70,13 +71,6 @@ ALL = list(VARIANTS)
 # parameters of "fct" (the same tree).
 VARIANTS["fct_gelu"] = (FullContextTransformerMemory, {"max_context": 24, "activation": "gelu"})
 SUMMARISING = ["memo", "rmt"]
-
-
-#: LLVM's backend optimisations off for the programs these tests compile (XLA's HLO passes,
-#: fusion included, still run): compiling is most of this file's time, and what is checked
-#: (the model's mathematics: step against sequence, against the reference, gradients) does
-#: not depend on how well the machine code is optimised.
-O0 = {"xla_backend_optimization_level": 0}
 
 
 @functools.cache

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from configs import O0
 
 from engram.models.memo import MemoCarry, MemoMemory, _memo_scan, segments_aligned
 
@@ -59,13 +60,8 @@ def _setup(variant):
     p["summary_queries"] = 50.0 * p["summary_queries"]
     params = {"params": p}
 
-    # LLVM's backend optimisations off (XLA's own HLO passes, fusion included, still run):
-    # about 40% less compile time for these eight programs, the suite's cost here, and the
-    # claim (two formulations of the same mathematics agree) does not depend on how well
-    # the machine code is optimised.
-    @functools.partial(
-        jax.jit, static_argnums=0, compiler_options={"xla_backend_optimization_level": 0}
-    )
+    # Compiling these eight programs is this file's cost: O0 (tests/configs.py).
+    @functools.partial(jax.jit, static_argnums=0, compiler_options=O0)
     def run(path, params, carry, xs, resets):
         def loss(params, xs, floats):
             new, ys = model.apply(params, carry._replace(**floats), xs, resets, method=_path(path))
