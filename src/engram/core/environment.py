@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 
+from engram.core import dfloat
 from engram.core.params import ResetParameter, resolve
 from engram.core.spaces import Space
 
@@ -89,6 +90,37 @@ class Environment:
     def observe(self, state, params):  # pragma: no cover
         """The observation of ``state`` (pure, ``jit``-able)."""
         raise NotImplementedError
+
+    @staticmethod
+    def count_step(state, reward: jax.Array, done: jax.Array, max_steps: jax.Array):
+        """The episode bookkeeping of one step, as every Memory Gym id keeps it.
+
+        Args:
+            state: a state with ``t`` (int32, steps taken) and ``episode_return`` (the sum
+                of the rewards as a double-float, :mod:`engram.core.dfloat`: the original
+                sums its rewards in float64).
+            reward: this step's reward, double-float ``(2,)``.
+            done: bool scalar, the task ended the episode on this step (terminated).
+            max_steps: int32 scalar, the time limit in steps; ``<= 0`` never truncates.
+
+        Returns:
+            ``(state, truncated)``: ``t`` one higher, the reward added to
+            ``episode_return``; ``truncated`` is True when this step reaches the time limit
+            and the task did not end the episode. The original reports both as ``done``
+            (``self.t == self.max_steps``, memory-gym 1.0.2); Gymnasium's API tells them
+            apart, and a task's end on the last step counts as terminated.
+        """
+        t = state.t + 1
+        truncated = ~done & (t == max_steps)
+        state = state.replace(t=t, episode_return=dfloat.add(state.episode_return, reward))
+        return state, truncated
+
+    @staticmethod
+    def episode_info(state) -> dict:
+        """The ``info`` keys every Memory Gym id reports at an episode's end: ``reward`` (the
+        return so far, float32) and ``length`` (int32 steps), from a state kept by
+        :meth:`count_step`."""
+        return {"reward": dfloat.value(state.episode_return), "length": state.t}
 
     def reset_info(self, state, params) -> dict:
         """The ``info`` the original returns from ``reset`` for ``state`` (a fresh episode's

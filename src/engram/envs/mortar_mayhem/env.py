@@ -589,12 +589,10 @@ class MortarMayhem(Environment):
         reward = dfloat.select(displaying, dfloat.zeros(), reward)
         done = ~displaying & done
         success = jnp.where(displaying, 0, success).astype(jnp.int32)
-        new = new.replace(t=state.t + 1, episode_return=dfloat.add(state.episode_return, reward))
+        # The finite ids have no time limit (their max_steps param is -1).
+        new, truncated = self.count_step(new, reward, done, params.max_steps)
         reward = dfloat.value(reward)
-
-        truncated = jnp.asarray(False)
         if v.endless:
-            truncated = ~done & (new.t == params.max_steps)
             # The buffer cannot grow past max_commands: end the episode as truncated.
             truncated |= ~done & (new.num_commands > v.max_commands)
         # Display frames: symbol of the popped frame, agent at its display pose. The
@@ -611,11 +609,7 @@ class MortarMayhem(Environment):
         new = new.replace(symbol=symbol, frame_rotation=pose_rot, frame_pos=pose_pos)
 
         n = jnp.maximum(new.num_commands, 1).astype(jnp.float32)
-        info = {
-            "reward": dfloat.value(new.episode_return),
-            "length": new.t,
-            "success": success,
-        }
+        info = {**self.episode_info(new), "success": success}
         if v.endless:
             info["commands_completed"] = new.commands_completed
             info["max_command_sequence"] = jnp.maximum(new.num_commands - 1, 0)

@@ -578,30 +578,22 @@ class MysteryPath(Environment):
         reward = dfloat.add(reward, dfloat.select(new_tile, params.reward_path_progress, zero))
         reward = dfloat.add(reward, dfloat.select(fell, params.reward_fall_off, zero))
         reward = dfloat.add(reward, params.reward_step)
-        # The goal step leaves is_off_path as it was (it can only be False there).
-        t = state.t + 1
-        truncated = ~at_end & (t == params.max_steps)
+        state, truncated = self.count_step(state, reward, at_end, params.max_steps)
         nxt = state.next
         for _ in range(self.variant.build_ticks):
             nxt = tick(nxt)
+        # The goal step leaves is_off_path as it was (it can only be False there).
         new = state.replace(
             pos=pos,
             rotation=rot,
             visited=mask_add(state.visited, tile[0], tile[1], new_tile),
             off_path=jnp.where(at_end, state.off_path, fell),
             num_fails=state.num_fails + fell,
-            t=t,
-            episode_return=dfloat.add(state.episode_return, reward),
             success=at_end.astype(jnp.int32),
             done=at_end | truncated,
             next=nxt,
         )
-        info = {
-            "reward": dfloat.value(new.episode_return),
-            "length": t,
-            "success": new.success,
-            "num_fails": new.num_fails,
-        }
+        info = {**self.episode_info(new), "success": new.success, "num_fails": new.num_fails}
         return new, dfloat.value(reward), at_end, truncated, info
 
     # ------------------------------------------------------------------ render
@@ -881,7 +873,8 @@ class MysteryPath(Environment):
         reward = dfloat.select(new_tile, params.reward_path_progress, zero)
         reward = dfloat.add(reward, dfloat.select(fell, params.reward_fall_off, zero))
         reward = dfloat.add(reward, params.reward_step)
-        t = st.t + 1
+        terminated = behind | again | (stamina == 0)
+        st, truncated = self.count_step(st, reward, terminated, params.max_steps)
         st = st.replace(
             pos=pos,
             rotation=rot,
@@ -897,18 +890,14 @@ class MysteryPath(Environment):
             tiles_visited=st.tiles_visited + new_tile,
             num_fails=num_fails,
             stamina=stamina,
-            t=t,
-            episode_return=dfloat.add(st.episode_return, reward),
             off_path=fell,
         )
         st = st.replace(ground_truth=self._direction(st, st.ground_truth))
-        terminated = behind | again | (stamina == 0)
         # The state holds max_segments segments: an agent that reaches the last one
         # ends the episode (truncated).
-        truncated = ~terminated & ((t == params.max_steps) | (segment >= v.max_segments - 1))
+        truncated |= ~terminated & (segment >= v.max_segments - 1)
         info = {
-            "reward": dfloat.value(st.episode_return),
-            "length": t,
+            **self.episode_info(st),
             "num_fails": num_fails,
             "max_x": st.max_x,
             "tiles_visited": st.tiles_visited,

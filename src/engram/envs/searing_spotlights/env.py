@@ -991,23 +991,17 @@ class SearingSpotlights(Environment):
                 won = coins_done
             success = jnp.where(~dead & won, 1, 0).astype(jnp.int32)
             done = dead | won
-        t = state.t + 1
-        # The time limit ends the episode as truncated (the task did not end it), as in
-        # every engram id; the original's ``done`` is ``terminated | truncated``.
-        truncated = ~done & (t == params.max_steps)
+        state, truncated = self.count_step(state, reward, done, params.max_steps)
         state = state.replace(
             health=health,
             hits=hits,
-            t=t,
-            episode_return=dfloat.add(state.episode_return, reward),
             last_reward=dfloat.value(reward),
             hit=hit,
             spot_centre=centre,
             spot_drawn=drawn,
         )
         info = {
-            "reward": dfloat.value(state.episode_return),
-            "length": t,
+            **self.episode_info(state),
             "agent_health": params.hit_health[hits],
         }
         if v.endless:
