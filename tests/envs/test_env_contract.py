@@ -129,3 +129,50 @@ def test_the_time_limit_is_the_episode_cap(env_id):
     env, _ = engram.make(env_id)
     assert env.episode_cap(resolve(env.reset_parameters, {})) == MAX_STEPS_CAPS[env_id]
     assert env.episode_cap(resolve(env.reset_parameters, {"max_steps": 37})) == 37
+
+
+def _other_values(spec):
+    """Allowed values other than the default, to try in turn."""
+    if spec.kind == "bool":
+        return [not spec.default]
+    step = 1 if spec.kind == "int" else 0.1 * (abs(spec.default) or 1)
+    candidates = [spec.low, spec.high, spec.default + step, spec.default - step]
+    return [c for c in candidates if c is not None and c != spec.default]
+
+
+#: Static parameters the original ignores for an id, so a new value builds the same
+#: environment (memory-gym 1.0.2's grid controllers draw the agent at a fixed size).
+IGNORED = {
+    (env_id, "agent_scale")
+    for env_id in ("MortarMayhem-Grid-v0", "MortarMayhemB-Grid-v0", "MysteryPath-Grid-v0")
+}
+#: Static parameters with a single accepted value: the original crashes with any other
+#: (memory-gym 1.0.2; the messages of engram's refusals say how).
+ONE_VALUE = {
+    ("SearingSpotlights-v0", "use_exit"),
+    ("Endless-SearingSpotlights-v0", "show_last_action"),
+}
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_static_parameters_build_another_environment_the_rest_are_params(env_id):
+    """A ``static`` parameter fixes shapes or code paths: another value must build an
+    environment with another ``static_key`` (the key the compiled programs are cached by;
+    were it the same, the Gymnasium adapter would run the other value's program). Every
+    other parameter reaches the programs as a params value under its own name."""
+    specs = engram.reset_parameters(env_id)
+    env, params = engram.make(env_id)
+    names = set(params.names())
+    assert {s.name for s in specs if not s.static} <= names
+    assert not {s.name for s in specs if s.static} & names
+    for spec in (s for s in specs if s.static):
+        for value in _other_values(spec):
+            try:
+                other, _ = engram.make(env_id, **{spec.name: value})
+            except ValueError:  # refused in combination with the other defaults
+                continue
+            same = other.static_key == env.static_key
+            assert same == ((env_id, spec.name) in IGNORED), (spec.name, value)
+            break
+        else:
+            assert (env_id, spec.name) in ONE_VALUE, f"{spec.name}: no other value accepted"

@@ -18,7 +18,7 @@ from typing import Any
 import jax
 
 from engram.core import dfloat
-from engram.core.params import ResetParameter, resolve
+from engram.core.params import Params, ResetParameter, resolve, to_params
 from engram.core.spaces import Space
 
 
@@ -153,9 +153,12 @@ class Environment:
         steps = reset_params.get("max_steps")
         return steps if steps is not None and steps > 0 else None
 
-    def make_params(self, reset_params: dict):  # pragma: no cover
-        """Build the params pytree from a validated reset-parameter dict."""
-        raise NotImplementedError
+    def make_params(self, reset_params: dict) -> Params:
+        """The params pytree of a complete, validated reset-parameter dict: by default
+        every parameter that is not ``static`` as one array (:func:`~engram.core.params.
+        to_params`). Environments that check combinations of values or derive values
+        from them override this."""
+        return to_params(self.reset_parameters, reset_params)
 
     def default_params(self):
         """The params pytree for this environment's defaults (the original's)."""

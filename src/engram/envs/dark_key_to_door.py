@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete
 from engram.core.trials import TrialEnvironment, check_trial_lengths, trial_parameters
@@ -42,13 +42,6 @@ PARAMETERS = (
     ),
     *trial_parameters(episode_length=50, trial_length=500),
 )
-
-
-@struct.dataclass
-class Params:
-    room_size: jax.Array  # int32
-    episode_length: jax.Array  # int32
-    trial_length: jax.Array  # int32
 
 
 @struct.dataclass
@@ -93,11 +86,7 @@ class DarkKeyToDoor(TrialEnvironment):
 
     def make_params(self, reset_params: dict) -> Params:
         check_trial_lengths(reset_params)
-        return Params(
-            room_size=jnp.int32(reset_params["room_size"]),
-            episode_length=jnp.int32(reset_params["episode_length"]),
-            trial_length=jnp.int32(reset_params["trial_length"]),
-        )
+        return super().make_params(reset_params)
 
     def sample_task(self, key, params: Params) -> Task:
         """Start, key and door: three distinct cells, uniformly."""

@@ -96,7 +96,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Dict, Discrete
 from engram.core.trials import TrialEnvironment, check_trial_lengths, trial_parameters
@@ -137,10 +137,15 @@ CATEGORY_RGB = (
 SEEN_FLOOR_RGB = (60, 60, 100)
 
 PARAMETERS = (
-    ResetParameter("rooms", 3, "int", 1, 8, "rooms per side of the square house"),
-    ResetParameter("room_size", 4, "int", 2, 16, "free cells per side of a room"),
-    ResetParameter("num_categories", 4, "int", 1, len(CATEGORY_RGB), "object categories"),
-    ResetParameter("objects_per_category", 2, "int", 1, 32, "instances of each category"),
+    # static: they fix the house's and the view's shapes (Variant)
+    ResetParameter("rooms", 3, "int", 1, 8, "rooms per side of the house", static=True),
+    ResetParameter("room_size", 4, "int", 2, 16, "free cells per room side", static=True),
+    ResetParameter(
+        "num_categories", 4, "int", 1, len(CATEGORY_RGB), "object categories", static=True
+    ),
+    ResetParameter(
+        "objects_per_category", 2, "int", 1, 32, "instances of each category", static=True
+    ),
     ResetParameter(
         "extra_door_probability",
         0.3,
@@ -150,24 +155,25 @@ PARAMETERS = (
         "chance of a door between side-by-side rooms the spanning tree does not connect",
     ),
     ResetParameter(
-        "view_size", 7, "int", 3, 21, "cells per side of the egocentric view: 3, 7 or 21"
+        "view_size",
+        7,
+        "int",
+        3,
+        21,
+        "cells per side of the egocentric view: 3, 7 or 21",
+        static=True,
     ),
     ResetParameter(
-        "symbolic", False, "bool", None, None, "a flat one-hot view instead of an 84x84 picture"
+        "symbolic",
+        False,
+        "bool",
+        doc="a flat one-hot view instead of an 84x84 picture",
+        static=True,
     ),
     ResetParameter("slack_reward", -0.003, "float", None, None, "reward of every step"),
     ResetParameter("success_reward", 2.0, "float", None, None, "reward of a successful stop"),
     *trial_parameters(200, 4096),
 )
-
-
-@struct.dataclass
-class Params:
-    episode_length: jax.Array  # int32
-    trial_length: jax.Array  # int32
-    extra_door_probability: jax.Array  # float32
-    slack_reward: jax.Array  # float32
-    success_reward: jax.Array  # float32
 
 
 @struct.dataclass
@@ -256,8 +262,8 @@ def _triangle(size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Variant:
-    """Static configuration of ``ObjectNav-v0`` (the reset parameters that fix shapes and
-    code paths; the rest is in :class:`Params`). The defaults are the parameters' defaults.
+    """Static configuration of ``ObjectNav-v0``: the ``static`` reset parameters, which fix
+    shapes and code paths (the rest are in the params). The defaults are the parameters'.
 
     Attributes:
         rooms: rooms per side of the house. room_size: cells per side of a room.
@@ -327,15 +333,6 @@ class ObjectNav(TrialEnvironment):
     @property
     def static_key(self) -> tuple:
         return ("ObjectNav", self.env_id, self.variant)
-
-    def make_params(self, reset_params: dict) -> Params:
-        return Params(
-            episode_length=jnp.int32(reset_params["episode_length"]),
-            trial_length=jnp.int32(reset_params["trial_length"]),
-            extra_door_probability=jnp.float32(reset_params["extra_door_probability"]),
-            slack_reward=jnp.float32(reset_params["slack_reward"]),
-            success_reward=jnp.float32(reset_params["success_reward"]),
-        )
 
     # -------------------------------------------------------------------- the house
     def _doors(self, key, params: Params) -> jax.Array:

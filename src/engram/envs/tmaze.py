@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from engram.core.environment import Environment
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete
 
@@ -59,13 +59,6 @@ PARAMETERS = (
 
 
 @struct.dataclass
-class Params:
-    corridor_length: jax.Array  # int32
-    goal_reward: jax.Array  # float32
-    penalty: jax.Array  # float32, per episode
-
-
-@struct.dataclass
 class State:
     x: jax.Array  # int32, 0 .. corridor_length
     y: jax.Array  # int32, -1, 0 or 1 (non-zero only at x == corridor_length)
@@ -89,13 +82,6 @@ class TMaze(Environment):
     CELL = 4
     info_at_end = ("reward", "length", "success")
     play_keys = {"right": 0, "up": 1, "left": 2, "down": 3}
-
-    def make_params(self, reset_params: dict) -> Params:
-        return Params(
-            corridor_length=jnp.int32(reset_params["corridor_length"]),
-            goal_reward=jnp.float32(reset_params["goal_reward"]),
-            penalty=jnp.float32(reset_params["penalty"]),
-        )
 
     def episode_cap(self, reset_params: dict) -> int:
         """Every episode lasts exactly ``corridor_length + 1`` steps."""

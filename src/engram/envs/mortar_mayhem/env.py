@@ -45,7 +45,7 @@ from engram.core.controller import (
     grid_move,
 )
 from engram.core.environment import Environment
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter, to_params
 from engram.core.registry import register
 from engram.core.spaces import Box, Dict, Discrete, MultiDiscrete
 from engram.core.words import RandomWords
@@ -89,26 +89,6 @@ class Variant:
     endless: bool = False
     max_commands: int = 10
     agent_scale: float = 0.25
-
-
-@struct.dataclass
-class Params:
-    """Vmappable parameters (the original's reset parameters; lists as int32 arrays)."""
-
-    arena_size: jax.Array
-    allowed_commands: jax.Array
-    command_count: jax.Array  # (k,) choices; endless: (1,) = initial_command_count
-    command_show_duration: jax.Array
-    command_show_delay: jax.Array
-    explosion_duration: jax.Array
-    explosion_delay: jax.Array
-    agent_speed: jax.Array
-    visual_feedback: jax.Array
-    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
-    reward_command_failure: jax.Array  # double-float (2,)
-    reward_command_success: jax.Array  # double-float (2,)
-    reward_episode_success: jax.Array  # double-float (2,)
-    max_steps: jax.Array  # endless only; -1 = no limit
 
 
 @struct.dataclass
@@ -172,7 +152,7 @@ def _finite_parameters(variant: Variant) -> tuple[ResetParameter, ...]:
     grid, act = variant.grid, variant.act
     max_count = B_MAX_COMMANDS if act else None
     scale_doc = "unused (the original ignores it)" if grid else "sprite scale"
-    p = [ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, scale_doc)]
+    p = [ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, scale_doc, static=True)]
     if not grid:
         p.append(ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"))
     p += [
@@ -189,16 +169,16 @@ def _finite_parameters(variant: Variant) -> tuple[ResetParameter, ...]:
         ResetParameter("explosion_duration", [2] if grid else [6], "int_list", 1, None, ""),
         ResetParameter("explosion_delay", [6] if grid else [18], "int_list", 1, None, ""),
         ResetParameter("visual_feedback", True, "bool"),
-        ResetParameter("reward_command_failure", 0.0, "float"),
-        ResetParameter("reward_command_success", 0.1, "float"),
-        ResetParameter("reward_episode_success", 0.0, "float"),
+        ResetParameter("reward_command_failure", 0.0, "float", double=True),
+        ResetParameter("reward_command_success", 0.1, "float", double=True),
+        ResetParameter("reward_episode_success", 0.0, "float", double=True),
     ]
     return tuple(p)
 
 
 ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("max_steps", -1, "int", -1, None, "time limit, -1 = none"),
-    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale", static=True),
     ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"),
     ResetParameter("allowed_commands", 9, "int", 4, 9, "first k commands"),
     ResetParameter("initial_command_count", 1, "int", 1, None, "first round's length"),
@@ -207,8 +187,8 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("explosion_duration", [6], "int_list", 1, None, ""),
     ResetParameter("explosion_delay", [18], "int_list", 1, None, ""),
     ResetParameter("visual_feedback", True, "bool"),
-    ResetParameter("reward_command_failure", 0.0, "float"),
-    ResetParameter("reward_command_success", 0.1, "float"),
+    ResetParameter("reward_command_failure", 0.0, "float", double=True),
+    ResetParameter("reward_command_success", 0.1, "float", double=True),
 )
 
 
@@ -281,7 +261,8 @@ class MortarMayhem(Environment):
         return show * n + (move + check) * n - check + 1
 
     def make_params(self, rp: dict) -> Params:
-        """Build :class:`Params` from a complete, validated reset-parameter dict.
+        """The :class:`~engram.core.params.Params` of a complete, validated reset-parameter
+        dict.
 
         Raises:
             ValueError: if ``command_count`` (or ``initial_command_count``) exceeds the
@@ -303,25 +284,20 @@ class MortarMayhem(Environment):
                 f"reset parameter {name!r}: got {rp.get(name)!r}, but this environment was "
                 f"built for at most {v.max_commands} commands; pass the value to make()"
             )
-        show = rp.get("command_show_duration", (1,))
-        delay = rp.get("command_show_delay", (0,))
+        # What a variant without a parameter uses in its place: the B variants draw a
+        # display timing they never show (one frame per command, no gap: the draws keep
+        # the original's random stream), the finite ids have no time limit, the endless
+        # arena is 6x6 and its success reward 0.
         i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        return Params(
-            arena_size=i32(6 if v.endless else rp["arena_size"]),
-            allowed_commands=i32(rp["allowed_commands"]),
-            command_count=i32(counts),
-            command_show_duration=i32(show),
-            command_show_delay=i32(delay),
-            explosion_duration=i32(rp["explosion_duration"]),
-            explosion_delay=i32(rp["explosion_delay"]),
-            agent_speed=f32(rp.get("agent_speed", 0.0)),
-            visual_feedback=jnp.asarray(rp["visual_feedback"]),
-            reward_command_failure=dfloat.of(rp["reward_command_failure"]),
-            reward_command_success=dfloat.of(rp["reward_command_success"]),
-            reward_episode_success=dfloat.of(rp.get("reward_episode_success", 0.0)),
-            max_steps=i32(rp.get("max_steps", -1)),
-        )
+        absent = {
+            "command_show_duration": i32((1,)),
+            "command_show_delay": i32((0,)),
+            "max_steps": i32(-1),
+            "arena_size": i32(6),
+            "reward_episode_success": dfloat.of(0.0),
+        }
+        absent = {k: a for k, a in absent.items() if k not in rp}
+        return to_params(self.reset_parameters, rp, command_count=i32(counts), **absent)
 
     # ------------------------------------------------------------ geometry
     @staticmethod

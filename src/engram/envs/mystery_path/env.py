@@ -55,7 +55,7 @@ from engram.core.controller import (
     grid_move,
 )
 from engram.core.environment import Environment
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter, to_params
 from engram.core.registry import register
 from engram.core.spaces import Box, Discrete, MultiDiscrete
 from engram.envs.mystery_path.geometry import (
@@ -112,36 +112,6 @@ class Variant:
     agent_scale: float = 0.25
     max_segments: int = 64
     build_ticks: int = 2
-
-
-@struct.dataclass
-class Params:
-    """Vmappable parameters (the original's reset parameters; lists as int32 arrays).
-
-    Keys a variant does not have hold a harmless default.
-    """
-
-    max_steps: jax.Array
-    agent_speed: jax.Array
-    cardinal_origin_choice: jax.Array
-    show_origin: jax.Array
-    show_goal: jax.Array
-    visual_feedback: jax.Array
-    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
-    reward_goal: jax.Array  # double-float (2,)
-    reward_fall_off: jax.Array  # double-float (2,)
-    reward_path_progress: jax.Array  # double-float (2,)
-    reward_step: jax.Array  # double-float (2,)
-    show_past_path: jax.Array
-    show_background: jax.Array
-    show_stamina: jax.Array
-    camera_offset_scale: jax.Array
-    stamina_level: jax.Array
-    #: bool (85,): entry n is True when the original's float64 stamina-bar height
-    #: ``int(84 * (1 - stamina / level))`` comes out as n - 1 where the exact value is
-    #: the integer n (e.g. ``84 * (1 - 27/28)`` is 2.9999999999999996). See
-    #: :func:`stamina_bar_round_down`.
-    stamina_round_down: jax.Array
 
 
 def stamina_bar_round_down(level: int) -> np.ndarray:
@@ -269,7 +239,7 @@ class EndlessState:
 def _finite_parameters(grid: bool) -> tuple[ResetParameter, ...]:
     p = [
         ResetParameter("max_steps", 128 if grid else 512, "int", 1, None, "time limit"),
-        ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+        ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale", static=True),
     ]
     if not grid:
         p.append(ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"))
@@ -278,17 +248,17 @@ def _finite_parameters(grid: bool) -> tuple[ResetParameter, ...]:
         ResetParameter("show_origin", False, "bool", doc="draw the start tile (blue)"),
         ResetParameter("show_goal", False, "bool", doc="draw the end tile (green)"),
         ResetParameter("visual_feedback", True, "bool", doc="red X on a fall"),
-        ResetParameter("reward_goal", 1.0, "float"),
-        ResetParameter("reward_fall_off", 0.0, "float"),
-        ResetParameter("reward_path_progress", 0.0 if grid else 0.1, "float"),
-        ResetParameter("reward_step", 0.0, "float"),
+        ResetParameter("reward_goal", 1.0, "float", double=True),
+        ResetParameter("reward_fall_off", 0.0, "float", double=True),
+        ResetParameter("reward_path_progress", 0.0 if grid else 0.1, "float", double=True),
+        ResetParameter("reward_step", 0.0, "float", double=True),
     ]
     return tuple(p)
 
 
 ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("max_steps", -1, "int", -1, None, "time limit, -1 = none"),
-    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
+    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale", static=True),
     # At most one tile per step, so that a fall is always detected on the row next to
     # the path (the fall-off map holds rows -1..7); the original does not bound it.
     ResetParameter("agent_speed", 3.0, "float", 0.0, 12.0, "px per step"),
@@ -301,9 +271,9 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     # drawn past-path depth; engram accepts only the range where both agree.
     ResetParameter("camera_offset_scale", 5.0, "float", 0.0, 5.5, "camera lead, tiles"),
     ResetParameter("stamina_level", 20, "int", 1, None, "steps without a new tile"),
-    ResetParameter("reward_fall_off", 0.0, "float"),
-    ResetParameter("reward_path_progress", 0.1, "float"),
-    ResetParameter("reward_step", 0.0, "float"),
+    ResetParameter("reward_fall_off", 0.0, "float", double=True),
+    ResetParameter("reward_path_progress", 0.1, "float", double=True),
+    ResetParameter("reward_step", 0.0, "float", double=True),
 )
 
 
@@ -382,28 +352,15 @@ class MysteryPath(Environment):
 
     # ------------------------------------------------------------------ params
     def make_params(self, rp: dict) -> Params:
-        """Build :class:`Params` from a complete, validated reset-parameter dict."""
-        i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        b = lambda x: jnp.asarray(bool(x))  # noqa: E731
-        return Params(
-            max_steps=i32(rp["max_steps"]),
-            agent_speed=f32(rp.get("agent_speed", 0.0)),
-            cardinal_origin_choice=i32(rp.get("cardinal_origin_choice", (0,))),
-            show_origin=b(rp["show_origin"]),
-            show_goal=b(rp.get("show_goal", False)),
-            visual_feedback=b(rp["visual_feedback"]),
-            reward_goal=dfloat.of(rp.get("reward_goal", 0.0)),
-            reward_fall_off=dfloat.of(rp["reward_fall_off"]),
-            reward_path_progress=dfloat.of(rp["reward_path_progress"]),
-            reward_step=dfloat.of(rp["reward_step"]),
-            show_past_path=b(rp.get("show_past_path", False)),
-            show_background=b(rp.get("show_background", False)),
-            show_stamina=b(rp.get("show_stamina", False)),
-            camera_offset_scale=f32(rp.get("camera_offset_scale", 0.0)),
-            stamina_level=i32(rp.get("stamina_level", 0)),
-            stamina_round_down=jnp.asarray(stamina_bar_round_down(rp.get("stamina_level", 1))),
-        )
+        """The :class:`~engram.core.params.Params` of a complete, validated reset-parameter
+        dict. The endless id adds ``stamina_round_down``, bool (85,): entry n is True when
+        the original's float64 stamina-bar height ``int(84 * (1 - stamina / level))``
+        comes out as n - 1 where the exact value is the integer n (e.g.
+        ``84 * (1 - 27/28)`` is 2.9999999999999996), see :func:`stamina_bar_round_down`."""
+        derived = {}
+        if "stamina_level" in rp:  # the endless id's stamina bar
+            derived["stamina_round_down"] = jnp.asarray(stamina_bar_round_down(rp["stamina_level"]))
+        return to_params(self.reset_parameters, rp, **derived)
 
     # ------------------------------------------------------------------- reset
     def reset(self, key: jax.Array, params: Params):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +41,7 @@ from flax import struct
 from engram.core import dfloat
 from engram.core.controller import action_velocity, character_radius, character_rotation
 from engram.core.environment import Environment
-from engram.core.params import ResetParameter
+from engram.core.params import Params, ResetParameter, static_values, to_params
 from engram.core.registry import register
 from engram.core.spaces import Box, MultiDiscrete
 from engram.core.words import RandomWords
@@ -110,39 +110,6 @@ class Variant:
     show_last_positive_reward: bool = True
     black_background: bool = False
     hide_chessboard: bool = False
-
-
-@struct.dataclass
-class Params:
-    """Vmappable parameters (the original's reset parameters that do not fix shapes)."""
-
-    max_steps: jax.Array
-    initial_spawns: jax.Array
-    num_spawns: jax.Array  # finite only (endless: a huge number)
-    spawn_interval: jax.Array  # finite: int(initial_spawn_interval + threshold)
-    spot_min_radius: jax.Array  # int: the smallest radius drawn
-    spot_max_radius: jax.Array  # int: the largest radius drawn
-    spot_min_speed: jax.Array
-    spot_max_speed: jax.Array
-    spot_damage: jax.Array
-    hit_health: jax.Array  # float32 (HIT_TABLE + 1,) health fraction after k hit steps
-    hit_width: jax.Array  # int32 (HIT_TABLE + 1,) red bar width after k hit steps
-    hit_dead: jax.Array  # bool (HIT_TABLE + 1,) health <= 0 after k hit steps
-    visual_feedback: jax.Array
-    light_step: jax.Array  # int(255 / light_dim_off_duration), 0 if the duration is 0
-    light_threshold: jax.Array
-    num_coins: jax.Array  # (k,) choices; endless (1,) = 1
-    agent_speed: jax.Array
-    agent_health: jax.Array
-    sample_agent_position: jax.Array
-    # Rewards are double-floats: the original adds them in float64 (engram.core.dfloat).
-    reward_inside_spotlight: jax.Array  # double-float (2,)
-    reward_outside_spotlight: jax.Array  # double-float (2,)
-    reward_death: jax.Array  # double-float (2,)
-    reward_exit: jax.Array  # double-float (2,)
-    reward_coin: jax.Array  # double-float (2,)
-    steps_per_coin: jax.Array  # endless only
-    coin_show_duration: jax.Array  # endless only
 
 
 @struct.dataclass
@@ -231,23 +198,25 @@ _COMMON_SPOT = (
     ResetParameter("spot_max_speed", 0.0075, "float", 1e-4, 1.0, "path fraction per step"),
     ResetParameter("spot_damage", 1.0, "float", 0.0, None, "health lost per hit step"),
     ResetParameter("visual_feedback", True, "bool", doc="red floor on a hit"),
-    ResetParameter("black_background", False, "bool", doc="black floor, ringed spotlights"),
-    ResetParameter("hide_chessboard", False, "bool", doc="white floor"),
+    ResetParameter("black_background", False, "bool", doc="black floor, ringed", static=True),
+    ResetParameter("hide_chessboard", False, "bool", doc="white floor", static=True),
     ResetParameter("light_dim_off_duration", 6, "int", 0, 255, "steps to full darkness"),
     ResetParameter("light_threshold", 255, "int", 0, 255, "darkness alpha to reach"),
 )
 _COMMON_AGENT = (
     ResetParameter("agent_speed", 3.0, "float", 0.0, 84.0, "px per step"),
-    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale"),
-    ResetParameter("agent_visible", False, "bool", doc="agent above the darkness"),
+    ResetParameter("agent_scale", 0.25, "float", 0.05, 1.0, "sprite scale", static=True),
+    ResetParameter("agent_visible", False, "bool", doc="agent above the darkness", static=True),
     ResetParameter("sample_agent_position", True, "bool", doc="else spawn at the centre"),
-    ResetParameter("show_last_action", True, "bool"),
-    ResetParameter("show_last_positive_reward", True, "bool"),
-    ResetParameter("reward_inside_spotlight", 0.0, "float"),
-    ResetParameter("reward_outside_spotlight", 0.0, "float"),
-    ResetParameter("reward_death", 0.0, "float"),
+    ResetParameter("show_last_action", True, "bool", static=True),
+    ResetParameter("show_last_positive_reward", True, "bool", static=True),
+    ResetParameter("reward_inside_spotlight", 0.0, "float", double=True),
+    ResetParameter("reward_outside_spotlight", 0.0, "float", double=True),
+    ResetParameter("reward_death", 0.0, "float", double=True),
 )
-_COIN_SCALE = ResetParameter("coin_scale", 0.375, "float", 0.05, 2.0, "coin radius 10*scale")
+_COIN_SCALE = ResetParameter(
+    "coin_scale", 0.375, "float", 0.05, 2.0, "coin radius 10*scale", static=True
+)
 
 FINITE_PARAMETERS: tuple[ResetParameter, ...] = (
     ResetParameter("max_steps", 256, "int", -1, None, "time limit, <= 0: none"),
@@ -259,16 +228,16 @@ FINITE_PARAMETERS: tuple[ResetParameter, ...] = (
     *_COMMON_SPOT,
     ResetParameter("num_coins", [1], "int_list", 1, 16, "coin counts to choose from"),
     _COIN_SCALE,
-    ResetParameter("coins_visible", False, "bool", doc="coins above the darkness"),
-    ResetParameter("use_exit", True, "bool"),
-    ResetParameter("exit_scale", 0.5, "float", 0.05, 2.0, "exit size 20*scale"),
-    ResetParameter("exit_visible", False, "bool", doc="exit above the darkness"),
+    ResetParameter("coins_visible", False, "bool", doc="coins above the darkness", static=True),
+    ResetParameter("use_exit", True, "bool", static=True),
+    ResetParameter("exit_scale", 0.5, "float", 0.05, 2.0, "exit size 20*scale", static=True),
+    ResetParameter("exit_visible", False, "bool", doc="exit above the darkness", static=True),
     *_COMMON_AGENT[:1],
     ResetParameter("agent_health", 5, "int", 1, None, "hit steps survived - 1"),
     *_COMMON_AGENT[1:],
-    ResetParameter("reward_exit", 1.0, "float"),
-    ResetParameter("reward_max_steps", 0.0, "float", doc="unused by the original"),
-    ResetParameter("reward_coin", 0.25, "float"),
+    ResetParameter("reward_exit", 1.0, "float", double=True),
+    ResetParameter("reward_max_steps", 0.0, "float", doc="unused by the original", double=True),
+    ResetParameter("reward_coin", 0.25, "float", double=True),
 )
 
 ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
@@ -279,11 +248,11 @@ ENDLESS_PARAMETERS: tuple[ResetParameter, ...] = (
     *_COMMON_SPOT,
     _COIN_SCALE,
     ResetParameter("coin_show_duration", 6, "int", 0, None, "frames a new coin is lit"),
-    ResetParameter("coins_visible", False, "bool", doc="coin always above the darkness"),
+    ResetParameter("coins_visible", False, "bool", doc="coin always lit", static=True),
     *_COMMON_AGENT[:1],
     ResetParameter("agent_health", 10, "int", 1, None, "hit steps survived - 1"),
     *_COMMON_AGENT[1:],
-    ResetParameter("reward_coin", 0.25, "float"),
+    ResetParameter("reward_coin", 0.25, "float", double=True),
 )
 
 
@@ -395,7 +364,8 @@ class SearingSpotlights(Environment):
 
     # ------------------------------------------------------------------ params
     def make_params(self, rp: dict) -> Params:
-        """Build :class:`Params` from a complete, validated reset-parameter dict.
+        """The :class:`~engram.core.params.Params` of a complete, validated reset-parameter
+        dict, with the values the rules derive from them (commented below).
 
         Raises:
             ValueError: ``spot_min_radius`` / ``spot_min_speed`` above its maximum, or a
@@ -427,37 +397,30 @@ class SearingSpotlights(Environment):
                 f"was built for at most {v.coins} coins; pass the value to make()"
             )
         duration = rp["light_dim_off_duration"]
-        tables = health_tables(rp["agent_health"], rp["spot_damage"])
+        hit_health, hit_width, hit_dead = health_tables(rp["agent_health"], rp["spot_damage"])
         i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        return Params(
-            max_steps=i32(rp["max_steps"]),
-            initial_spawns=i32(rp["initial_spawns"]),
-            num_spawns=i32(2**30 if v.endless else rp["num_spawns"]),
-            spawn_interval=i32(_spawn_interval(rp, v.endless)),
-            spot_min_radius=i32(lo_r),
-            spot_max_radius=i32(hi_r),
-            spot_min_speed=f32(rp["spot_min_speed"]),
-            spot_max_speed=f32(rp["spot_max_speed"]),
-            spot_damage=f32(rp["spot_damage"]),
-            hit_health=jnp.asarray(tables[0]),
-            hit_width=jnp.asarray(tables[1]),
-            hit_dead=jnp.asarray(tables[2]),
-            visual_feedback=jnp.asarray(rp["visual_feedback"]),
-            light_step=i32(int(255 / duration) if duration > 0 else 0),
-            light_threshold=i32(rp["light_threshold"]),
-            num_coins=i32((1,) if v.endless else rp["num_coins"]),
-            agent_speed=f32(rp["agent_speed"]),
-            agent_health=f32(rp["agent_health"]),
-            sample_agent_position=jnp.asarray(rp["sample_agent_position"]),
-            reward_inside_spotlight=dfloat.of(rp["reward_inside_spotlight"]),
-            reward_outside_spotlight=dfloat.of(rp["reward_outside_spotlight"]),
-            reward_death=dfloat.of(rp["reward_death"]),
-            reward_exit=dfloat.of(rp.get("reward_exit", 0.0)),
-            reward_coin=dfloat.of(rp["reward_coin"]),
-            steps_per_coin=i32(rp.get("steps_per_coin", -1)),
-            coin_show_duration=i32(rp.get("coin_show_duration", 0)),
-        )
+        derived = {
+            # Spawns: finite, int(initial_spawn_interval + threshold) (see _spawn_interval);
+            # endless, without end.
+            "spawn_interval": i32(_spawn_interval(rp, v.endless)),
+            "num_spawns": i32(2**30 if v.endless else rp["num_spawns"]),
+            # The radii the original draws with (numpy truncates the float bounds).
+            "spot_min_radius": i32(lo_r),
+            "spot_max_radius": i32(hi_r),
+            # After k hit steps (k = 0 .. HIT_TABLE): the health fraction (float32), the red
+            # bar's width (int32), dead (bool); see health_tables.
+            "hit_health": jnp.asarray(hit_health),
+            "hit_width": jnp.asarray(hit_width),
+            "hit_dead": jnp.asarray(hit_dead),
+            "agent_health": jnp.float32(rp["agent_health"]),
+            # The darkness fades by int(255 / light_dim_off_duration) a step (0: at once).
+            "light_step": i32(int(255 / duration) if duration > 0 else 0),
+        }
+        if v.endless:  # one coin at a time and no exit
+            derived.update(num_coins=i32((1,)), reward_exit=dfloat.of(0.0))
+        else:  # coins are not timed
+            derived.update(steps_per_coin=i32(-1), coin_show_duration=i32(0))
+        return to_params(self.reset_parameters, rp, **derived)
 
     # ----------------------------------------------------------------- sampling
     @staticmethod
@@ -1058,24 +1021,17 @@ def _factory(env_id: str, endless: bool):
                 "reset parameter 'show_last_action': got False, but Endless Searing "
                 "Spotlights always draws the action (the original crashes with False)"
             )
+        specs = ENDLESS_PARAMETERS if endless else FINITE_PARAMETERS
         variant = Variant(
+            **static_values(specs, rp),
             endless=endless,
             queue=queue,
             slots=slots,
             coins=ENDLESS_COIN_QUEUE if endless else max(rp["num_coins"]),
             max_radius=max(13, _radius_range(rp)[1]),
-            agent_scale=rp["agent_scale"],
-            coin_scale=rp["coin_scale"],
-            exit_scale=rp.get("exit_scale", 0.5),
-            coins_visible=rp["coins_visible"],
-            exit_visible=rp.get("exit_visible", False),
-            agent_visible=rp["agent_visible"],
-            use_exit=rp.get("use_exit", False),
-            show_last_action=rp["show_last_action"],
-            show_last_positive_reward=rp["show_last_positive_reward"],
-            black_background=rp["black_background"],
-            hide_chessboard=rp["hide_chessboard"],
         )
+        if endless:  # the endless id has no exit
+            variant = replace(variant, use_exit=False)
         return SearingSpotlights(env_id, variant)
 
     return build

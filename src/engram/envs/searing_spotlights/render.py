@@ -31,7 +31,8 @@ from engram.render.ops import table_row
 from engram.render.spotlights import MaskedBands, bytes_of, computed_once, darken, unpad_rows
 
 if TYPE_CHECKING:
-    from engram.envs.searing_spotlights.env import Params, State, Variant
+    from engram.core.params import Params
+    from engram.envs.searing_spotlights.env import State, Variant
 
 TILE = 12  # px; get_tiled_background_surface: int(50 * 0.25)
 
