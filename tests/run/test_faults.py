@@ -16,10 +16,13 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import flax.serialization
@@ -107,6 +110,10 @@ def full(tmp_path_factory) -> Path:
     return tmp / "full"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Child:
     """``engram train`` with a fault planted (``fault_child.py MODE ARG``), its output read
     line by line."""
@@ -115,8 +122,14 @@ class Child:
         env = dict(os.environ, FAULT_SEED=str(seed), PYTHONUNBUFFERED="1")
         folder = jax.config.jax_compilation_cache_dir
         if cache and folder:
+            # A copy of the suite's cache: a child killed while it writes a new entry
+            # leaves a truncated file (jax 0.10 writes entries in place), and a process
+            # that later reads it aborts in XLA's deserialiser (it did in this suite).
+            own = Path(tempfile.mkdtemp(prefix="jax-cache-child-"))
+            weakref.finalize(self, shutil.rmtree, own, True)
+            shutil.copytree(folder, own, dirs_exist_ok=True)
             env.update(
-                JAX_COMPILATION_CACHE_DIR=str(folder),
+                JAX_COMPILATION_CACHE_DIR=str(own),
                 JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
             )
@@ -128,6 +141,10 @@ class Child:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            # Ctrl-C reaches the child as it reaches a run in a terminal, however the suite
+            # was started: a shell starts background jobs with SIGINT ignored, children
+            # inherit that, and Python then installs no KeyboardInterrupt handler.
+            preexec_fn=_default_sigint,
         )
         self.lines: list[str] = []
 
