@@ -29,6 +29,7 @@ import flax.serialization
 import jax
 import numpy as np
 import pytest
+from jax.experimental.compilation_cache import compilation_cache
 from rich.console import Console
 
 from engram import cli
@@ -315,7 +316,24 @@ def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(tmp_pa
     assert all(np.isfinite(x).all() for x in leaves(kept) if np.issubdtype(x.dtype, np.inexact))
 
 
-def test_a_second_run_in_the_same_folder_refuses_and_a_dead_holders_lock_is_taken(tmp_path, capsys):
+@pytest.fixture
+def own_compilation_cache(tmp_path):
+    """A fresh persistent compilation cache for one test, then the suite's again. In two
+    full runs of the suite (2 December 2026, xdist), the worker running the test below
+    crashed in XLA's deserialiser (``deserialize_executable``: abort, then segfault) reading
+    an entry another test had written; neither that test's file nor tests/run, sweep and
+    sharding together reproduced it in one process. Compiling afresh costs seconds."""
+    suite = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax-cache"))
+    compilation_cache.reset_cache()
+    yield
+    jax.config.update("jax_compilation_cache_dir", suite)
+    compilation_cache.reset_cache()
+
+
+def test_a_second_run_in_the_same_folder_refuses_and_a_dead_holders_lock_is_taken(
+    tmp_path, capsys, own_compilation_cache
+):
     """A living process holds the run folder's lock: ``engram train`` there refuses (one
     line naming the folder and the holder's pid, nothing written). SIGKILLed, the holder
     leaves its lock file behind, and the next run takes it over."""

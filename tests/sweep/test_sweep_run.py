@@ -90,10 +90,15 @@ def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch):
 
 def test_ray_executor_on_a_local_ray_instance(tiny_sweep, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
-    # Ray's workers are new processes: hand them this session's compilation cache.
+    # Ray's workers are new processes: hand them a copy of this session's compilation
+    # cache. Not the cache itself: Ray ends its workers at shutdown, and one ended while
+    # writing an entry (jax 0.10 writes in place) left a truncated file whose later read
+    # crashed this test worker in XLA's deserialiser (tests/run/test_faults.py, twice).
     cache = jax.config.jax_compilation_cache_dir
     if cache:
-        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", cache)
+        own = tmp_path / "jax-cache"
+        shutil.copytree(cache, own)
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(own))
         monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
     # The trial task's half of the tiny grid (2 agents x 2 seeds, the cheap compilations):
     # the whole grid on Ray takes minutes more on a loaded 2-core machine.
