@@ -6,9 +6,10 @@ For each environment id this measures, in one run on this machine:
   pins gymnasium 0.29 and pygame 2.4): one process per CPU core, uniformly random
   actions, resets included; the total steps/s of all processes (every step renders a
   frame with pygame);
-* engram: ``jit(vmap(AutoReset(env).step))`` inside a ``lax.scan``, uniformly random
-  actions, same-step autoreset included, at each batch size (frames/s; compile time
-  reported apart);
+* engram: ``engram.core.autoreset_step_batch`` (exactly ``vmap(AutoReset(env).step)``,
+  fresh episodes drawn only for the environments that finished; what training's rollout
+  and ``gym.make_vec``'s same-step mode run) inside a ``lax.scan``, uniformly random
+  actions, at each batch size (frames/s; compile time reported apart);
 * the ratio of engram's best batch to the original's total;
 * optionally (``--batch-autoreset K``) engram with ``engram.core.BatchAutoReset`` drawing
   batch/K fresh episodes per step, in a table of its own (not the headline).
@@ -173,16 +174,16 @@ def engram_throughput(
 ) -> dict:
     """frames/s and compile seconds of a scanned, batched rollout with random actions.
 
-    ``batch_autoreset`` None: ``vmap(AutoReset(env).step)``, a fresh episode for every
-    finished environment. An int K: ``BatchAutoReset`` drawing ``batch // K`` fresh
-    episodes per step. Each call scans ``frames_per_call // batch`` steps (at least 1)."""
+    ``batch_autoreset`` None: ``autoreset_step_batch``, a fresh episode for every
+    finished environment (exact). An int K: ``BatchAutoReset`` drawing ``batch // K``
+    fresh episodes per step. Each call scans ``frames_per_call // batch`` steps (at least
+    1)."""
     env, params = engram.make(env_id)
     if batch_autoreset is None:
-        wrapped = engram.AutoReset(env)
 
         def step(key, states, actions):
             keys = jax.random.split(key, batch)
-            return jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)
+            return engram.core.autoreset_step_batch(env, keys, states, actions, params)
     else:
         wrapped = engram.core.BatchAutoReset(env, max(1, batch // batch_autoreset))
 
@@ -342,7 +343,8 @@ def main(argv=None) -> None:
         f" frames ({args.bandwidth_frames * FRAME_BYTES / 1e6:.0f} MB)."
     )
     table(
-        "Frames/s (percentage of the bandwidth limit); same-step `engram.AutoReset`:",
+        "Frames/s (percentage of the bandwidth limit); exact same-step autoreset"
+        " (`engram.core.autoreset_step_batch`):",
         rows,
         args.batches,
         args.procs,

@@ -99,40 +99,89 @@ class AutoReset(Wrapper):
         )
 
 
-def autoreset_step_batch(env: Environment, keys, states, actions, params):
-    """``vmap(AutoReset(env).step)`` over a batch, with the fresh episodes computed only on
-    steps where some environment finished.
+def autoreset_step_batch(env: Environment, keys, states, actions, params, max_resets=None):
+    """``vmap(AutoReset(env).step)`` over a batch, with fresh episodes computed only for the
+    environments that finished.
 
     Under ``vmap`` a reset is computed for every environment at every step (both sides of
-    the ``where``); here the batch's resets sit behind one ``lax.cond`` on "any environment
-    done", so steps where none finished skip them. The results are identical to
-    ``vmap(AutoReset(env).step)`` (same key splits). What this saves is largest for trial
-    tasks, whose trials of fixed length all end on the same step, and whose reset draws a
-    whole new task (ObjectNav-v0: a house and breadth-first searches).
+    the ``where``), and the whole batch's states are selected between the two. Here:
+
+    * no environment finished: no reset at all;
+    * at most ``max_resets`` finished: their indices are gathered, ``max_resets`` fresh
+      episodes drawn (from the finished environments' own keys) and written into their
+      rows, so a step costs a few resets, not ``B``;
+    * more finished (e.g. trial tasks, whose fixed-length trials all end on the same
+      step): every environment's reset, selected, as under ``vmap``.
+
+    The results are identical to ``vmap(AutoReset(env).step)`` (same key splits). An
+    environment that renders from its state (``observes_state``) draws one frame per step,
+    of the chosen state; the terminal frame (``info["final_obs"]``) is drawn only where it
+    is used (XLA deletes it otherwise).
 
     Args:
         env: the core environment (not wrapped).
         keys: ``(B,)`` keys, one per environment; ``states``, ``actions``: leading axis B.
+        max_resets: the most fresh episodes drawn one by one in a step; default
+            ``max(1, B // 8)``.
 
     Returns:
         ``(obs, states, reward, terminated, truncated, info)`` with a leading axis B.
+
+    Raises:
+        ValueError: ``max_resets`` below 1.
     """
+    batch = keys.shape[0]
+    max_resets = max(1, batch // 8) if max_resets is None else max_resets
+    if max_resets < 1:
+        raise ValueError(f"max_resets: got {max_resets!r}, expected an int >= 1")
+    max_resets = min(max_resets, batch)
     splits = jax.vmap(jax.random.split)(keys)
     k_step, k_reset = splits[:, 0], splits[:, 1]
-    obs, nxt, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-        k_step, states, actions, params
-    )
+    on_state = env.observes_state
+    if on_state:
+        nxt, reward, terminated, truncated, info = jax.vmap(
+            env.transition, in_axes=(0, 0, 0, None)
+        )(k_step, states, actions, params)
+        obs = None
+    else:
+        obs, nxt, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            k_step, states, actions, params
+        )
     done = terminated | truncated
     carry_over = getattr(env, "carry_over", None)
 
-    def fresh(_):
-        obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(k_reset, params)
+    def fresh(keys, old):
+        """Fresh episodes from ``keys`` (obs None for state-rendered environments)."""
+        if on_state:
+            obs_new, state_new = None, jax.vmap(env.init_state, in_axes=(0, None))(keys, params)
+        else:
+            obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
         if carry_over is not None:
-            state_new = jax.vmap(carry_over)(nxt, state_new)
+            state_new = jax.vmap(carry_over)(old, state_new)
+        return obs_new, state_new
+
+    def every(_):
+        obs_new, state_new = fresh(k_reset, nxt)
         pick = jax.vmap(_select)
         return pick(done, obs_new, obs), pick(done, state_new, nxt)
 
-    obs_out, state_out = jax.lax.cond(jnp.any(done), fresh, lambda _: (obs, nxt), None)
+    def few(_):
+        # The finished environments' rows (padded with B, which the writes drop).
+        rows = jnp.nonzero(done, size=max_resets, fill_value=batch)[0]
+        at = jnp.minimum(rows, batch - 1)
+        obs_new, state_new = fresh(k_reset[at], jax.tree.map(lambda x: x[at], nxt))
+
+        def put(whole, part):
+            return whole.at[rows].set(part, mode="drop")
+
+        return jax.tree.map(put, obs, obs_new), jax.tree.map(put, nxt, state_new)
+
+    count = jnp.sum(done)
+    branch = jnp.where(count == 0, 0, jnp.where(count <= max_resets, 1, 2))
+    obs_out, state_out = jax.lax.switch(branch, [lambda _: (obs, nxt), few, every], None)
+    if on_state:
+        obs_out = jax.vmap(env.observe, in_axes=(0, None))(state_out, params)
+        obs = jax.vmap(env.observe, in_axes=(0, None))(nxt, params)
     info = dict(info, final_obs=obs)
     return obs_out, state_out, reward, terminated, truncated, info
 
