@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -13,6 +15,7 @@ from engram.core import (
     Environment,
     NextStepAutoReset,
     autoreset_step_batch,
+    next_step_autoreset_batch,
 )
 from engram.core.spaces import Box, Discrete
 
@@ -189,27 +192,31 @@ def test_batch_level_autoreset_equals_vmapped_autoreset():
 
 
 def test_batch_level_autoreset_of_state_rendered_envs_equals_vmapped_autoreset():
-    """The same for Memory Gym ids (``observes_state``, one frame per step), with few
-    resets allowed one by one, so that steps with none, a few (written into their rows)
-    and more (every environment's reset, selected) all occur; Endless Mortar Mayhem and
-    Mystery Path carry state over to the fresh episode (``carry_over``)."""
+    """The same for Memory Gym ids (``observes_state``, one frame per step), in the
+    same-step mode and the next-step mode (``next_step_autoreset_batch`` against
+    ``vmap(NextStepAutoReset.step)``), with few resets allowed one by one, so that steps
+    with none, a few (written into their rows) and more (every environment's reset,
+    selected) all occur; Endless Mortar Mayhem and Mystery Path carry state over to the
+    fresh episode (``carry_over``)."""
     import engram
 
     cases = [
-        ("MortarMayhem-Grid-v0", dict(command_count=[1, 2, 3], explosion_delay=[2])),
+        # episodes of random lengths (a wrong command ends one): 0, few or many end
         ("Endless-MortarMayhem-v0", dict(explosion_delay=[3], explosion_duration=[1])),
+        # every episode ends on the same step (the time limit)
         ("MysteryPath-Grid-v0", dict(max_steps=5)),
     ]
     batch, max_resets = 8, 2
-    seen = set()
-    for env_id, options in cases:
+    seen = {AutoReset: set(), NextStepAutoReset: set()}
+    modes = {AutoReset: autoreset_step_batch, NextStepAutoReset: next_step_autoreset_batch}
+    for (env_id, options), wrapper in itertools.product(cases, modes):
         env, params = engram.make(env_id, **options)
         keys = jax.random.split(jax.random.key(0), batch)
-        _, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+        _, states = jax.vmap(wrapper(env).reset, in_axes=(0, None))(keys, params)
         ref_states = states
-        vmapped = jax.jit(jax.vmap(AutoReset(env).step, in_axes=(0, 0, 0, None)))
+        vmapped = jax.jit(jax.vmap(wrapper(env).step, in_axes=(0, 0, 0, None)))
         batched = jax.jit(
-            lambda k, s, a, p, env=env: autoreset_step_batch(env, k, s, a, p, max_resets)
+            lambda k, s, a, p, env=env, f=modes[wrapper]: f(env, k, s, a, p, max_resets)
         )
         sample = jax.jit(jax.vmap(env.action_space.sample))
         for t in range(30):
@@ -217,10 +224,13 @@ def test_batch_level_autoreset_of_state_rendered_envs_equals_vmapped_autoreset()
             actions = sample(jax.random.split(keys[0], batch))
             want = vmapped(keys, ref_states, actions, params)
             got = batched(keys, states, actions, params)
-            assert _tree_equal(got, want), (env_id, t)
-            count = int((want[3] | want[4]).sum())
-            seen.add(0 if count == 0 else 1 if count <= max_resets else 2)
+            assert _tree_equal(got, want), (env_id, wrapper.__name__, t)
+            # Resets due this step: the same-step mode's finished environments, the
+            # next-step mode's flagged ones.
+            due = ref_states.needs_reset if wrapper is NextStepAutoReset else want[3] | want[4]
+            count = int(due.sum())
+            seen[wrapper].add(0 if count == 0 else 1 if count <= max_resets else 2)
             states, ref_states = got[1], want[1]
-    assert seen == {0, 1, 2}
+    assert seen == {AutoReset: {0, 1, 2}, NextStepAutoReset: {0, 1, 2}}
     with pytest.raises(ValueError, match="max_resets: got 0"):
         autoreset_step_batch(env, keys, states, actions, params, 0)

@@ -9,6 +9,7 @@ from engram.core.wrappers import (
     NextStepAutoReset,
     Wrapper,
     autoreset_step_batch,
+    next_step_autoreset_batch,
 )
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ResetParameter",
     "Wrapper",
     "autoreset_step_batch",
+    "next_step_autoreset_batch",
     "make",
     "register",
     "registered_ids",

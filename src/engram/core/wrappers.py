@@ -99,6 +99,53 @@ class AutoReset(Wrapper):
         )
 
 
+def _max_resets(max_resets, batch: int) -> int:
+    max_resets = max(1, batch // 8) if max_resets is None else max_resets
+    if max_resets < 1:
+        raise ValueError(f"max_resets: got {max_resets!r}, expected an int >= 1")
+    return min(max_resets, batch)
+
+
+def _fresh_rows(env, mask, keys, old, states, obs, params, max_resets: int):
+    """``(obs, states)`` of a batch with the rows where ``mask`` (bool ``(B,)``) replaced
+    by fresh episodes drawn from those rows' ``keys`` (``carry_over`` from ``old``, the
+    rows' previous states), as ``vmap`` of a per-environment ``where`` gives them: no
+    reset where no row is masked; ``max_resets`` resets written into the masked rows where
+    at most that many are; every row's reset, selected, where more are. ``obs`` is None
+    for an environment that renders from its state (the caller draws the frames)."""
+    batch = mask.shape[0]
+    carry_over = getattr(env, "carry_over", None)
+
+    def fresh(keys, old):
+        if env.observes_state:
+            obs_new, state_new = None, jax.vmap(env.init_state, in_axes=(0, None))(keys, params)
+        else:
+            obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+        if carry_over is not None:
+            state_new = jax.vmap(carry_over)(old, state_new)
+        return obs_new, state_new
+
+    def every(_):
+        obs_new, state_new = fresh(keys, old)
+        pick = jax.vmap(_select)
+        return pick(mask, obs_new, obs), pick(mask, state_new, states)
+
+    def few(_):
+        # The masked rows (padded with B, which the writes drop).
+        rows = jnp.nonzero(mask, size=max_resets, fill_value=batch)[0]
+        at = jnp.minimum(rows, batch - 1)
+        obs_new, state_new = fresh(keys[at], jax.tree.map(lambda x: x[at], old))
+
+        def put(whole, part):
+            return whole.at[rows].set(part, mode="drop")
+
+        return jax.tree.map(put, obs, obs_new), jax.tree.map(put, states, state_new)
+
+    count = jnp.sum(mask)
+    branch = jnp.where(count == 0, 0, jnp.where(count <= max_resets, 1, 2))
+    return jax.lax.switch(branch, [lambda _: (obs, states), few, every], None)
+
+
 def autoreset_step_batch(env: Environment, keys, states, actions, params, max_resets=None):
     """``vmap(AutoReset(env).step)`` over a batch, with fresh episodes computed only for the
     environments that finished.
@@ -130,11 +177,7 @@ def autoreset_step_batch(env: Environment, keys, states, actions, params, max_re
     Raises:
         ValueError: ``max_resets`` below 1.
     """
-    batch = keys.shape[0]
-    max_resets = max(1, batch // 8) if max_resets is None else max_resets
-    if max_resets < 1:
-        raise ValueError(f"max_resets: got {max_resets!r}, expected an int >= 1")
-    max_resets = min(max_resets, batch)
+    max_resets = _max_resets(max_resets, keys.shape[0])
     splits = jax.vmap(jax.random.split)(keys)
     k_step, k_reset = splits[:, 0], splits[:, 1]
     on_state = env.observes_state
@@ -148,37 +191,7 @@ def autoreset_step_batch(env: Environment, keys, states, actions, params, max_re
             k_step, states, actions, params
         )
     done = terminated | truncated
-    carry_over = getattr(env, "carry_over", None)
-
-    def fresh(keys, old):
-        """Fresh episodes from ``keys`` (obs None for state-rendered environments)."""
-        if on_state:
-            obs_new, state_new = None, jax.vmap(env.init_state, in_axes=(0, None))(keys, params)
-        else:
-            obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-        if carry_over is not None:
-            state_new = jax.vmap(carry_over)(old, state_new)
-        return obs_new, state_new
-
-    def every(_):
-        obs_new, state_new = fresh(k_reset, nxt)
-        pick = jax.vmap(_select)
-        return pick(done, obs_new, obs), pick(done, state_new, nxt)
-
-    def few(_):
-        # The finished environments' rows (padded with B, which the writes drop).
-        rows = jnp.nonzero(done, size=max_resets, fill_value=batch)[0]
-        at = jnp.minimum(rows, batch - 1)
-        obs_new, state_new = fresh(k_reset[at], jax.tree.map(lambda x: x[at], nxt))
-
-        def put(whole, part):
-            return whole.at[rows].set(part, mode="drop")
-
-        return jax.tree.map(put, obs, obs_new), jax.tree.map(put, nxt, state_new)
-
-    count = jnp.sum(done)
-    branch = jnp.where(count == 0, 0, jnp.where(count <= max_resets, 1, 2))
-    obs_out, state_out = jax.lax.switch(branch, [lambda _: (obs, nxt), few, every], None)
+    obs_out, state_out = _fresh_rows(env, done, k_reset, nxt, nxt, obs, params, max_resets)
     if on_state:
         obs_out = jax.vmap(env.observe, in_axes=(0, None))(state_out, params)
         obs = jax.vmap(env.observe, in_axes=(0, None))(nxt, params)
@@ -234,6 +247,46 @@ class NextStepAutoReset(Wrapper):
             ~r & truncated,
             _select(r, zero_info, info),
         )
+
+
+def next_step_autoreset_batch(
+    env: Environment, keys, states: NextStepState, actions, params, max_resets=None
+):
+    """``vmap(NextStepAutoReset(env).step)`` over a batch (``states`` a batched
+    :class:`NextStepState`), with fresh episodes computed only for the environments whose
+    reset is due, as :func:`autoreset_step_batch` does for the same-step mode: identical
+    results (same key splits), a few resets per step instead of ``B``.
+
+    Raises:
+        ValueError: ``max_resets`` below 1.
+    """
+    max_resets = _max_resets(max_resets, keys.shape[0])
+    splits = jax.vmap(jax.random.split)(keys)
+    k_step, k_reset = splits[:, 0], splits[:, 1]
+    r = states.needs_reset
+    if env.observes_state:
+        s_next, reward, terminated, truncated, info = jax.vmap(
+            env.transition, in_axes=(0, 0, 0, None)
+        )(k_step, states.env_state, actions, params)
+        obs_step = None
+    else:
+        obs_step, s_next, reward, terminated, truncated, info = jax.vmap(
+            env.step, in_axes=(0, 0, 0, None)
+        )(k_step, states.env_state, actions, params)
+    obs, chosen = _fresh_rows(
+        env, r, k_reset, states.env_state, s_next, obs_step, params, max_resets
+    )
+    if env.observes_state:
+        obs = jax.vmap(env.observe, in_axes=(0, None))(chosen, params)
+    zero_info = jax.tree.map(jnp.zeros_like, info)
+    return (
+        obs,
+        NextStepState(chosen, ~r & (terminated | truncated)),
+        jnp.where(r, 0.0, reward),
+        ~r & terminated,
+        ~r & truncated,
+        jax.vmap(_select)(r, zero_info, info),
+    )
 
 
 class BatchAutoReset:

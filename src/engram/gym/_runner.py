@@ -10,7 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from engram.core.environment import Environment
-from engram.core.wrappers import NextStepAutoReset, autoreset_step_batch
+from engram.core.wrappers import (
+    NextStepAutoReset,
+    autoreset_step_batch,
+    next_step_autoreset_batch,
+)
 
 #: The vector adapter's autoreset modes (values of Gymnasium's ``AutoresetMode``).
 NEXT_STEP, SAME_STEP = "NextStep", "SameStep"
@@ -148,9 +152,13 @@ class _Runner:
             def core_state(state):
                 return state
         elif mode == NEXT_STEP:
-            wrapped = NextStepAutoReset(env)
-            env_reset = jax.vmap(wrapped.reset, in_axes=(0, None))
-            env_step = jax.vmap(wrapped.step, in_axes=(0, 0, 0, None))
+            # Fresh episodes only for the environments whose reset is due (exactly
+            # vmap(NextStepAutoReset(env).step)).
+            env_reset = jax.vmap(NextStepAutoReset(env).reset, in_axes=(0, None))
+
+            def env_step(keys, states, actions, params):
+                return next_step_autoreset_batch(env, keys, states, actions, params)
+
             base = jax.vmap(env.reset_info, in_axes=(0, None))
 
             def core_state(state):
@@ -158,7 +166,7 @@ class _Runner:
 
             def reset_info(state, params):
                 return base(state.env_state, params)
-        else:  # SAME_STEP: the batch's resets behind one lax.cond on "any finished"
+        else:  # SAME_STEP: fresh episodes only for the environments that finished
             env_reset = jax.vmap(env.reset, in_axes=(0, None))
             reset_info = jax.vmap(env.reset_info, in_axes=(0, None))
 
