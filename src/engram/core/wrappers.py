@@ -106,6 +106,19 @@ def _max_resets(max_resets, batch: int) -> int:
     return min(max_resets, batch)
 
 
+def _step_rows(env, keys, states, actions, params):
+    """Every environment's step of a batch, without the frame where the environment renders
+    from its state: ``(k_reset, obs, next_states, reward, terminated, truncated, info)``
+    with ``obs`` None then; ``k_reset`` the reset keys split from ``keys`` as
+    :class:`AutoReset` splits them."""
+    splits = jax.vmap(jax.random.split)(keys)
+    k_step, k_reset = splits[:, 0], splits[:, 1]
+    if env.observes_state:
+        out = jax.vmap(env.transition, in_axes=(0, 0, 0, None))(k_step, states, actions, params)
+        return (k_reset, None, *out)
+    return (k_reset, *jax.vmap(env.step, in_axes=(0, 0, 0, None))(k_step, states, actions, params))
+
+
 def _fresh_rows(env, mask, keys, old, states, obs, params, max_resets: int):
     """``(obs, states)`` of a batch with the rows where ``mask`` (bool ``(B,)``) replaced
     by fresh episodes drawn from those rows' ``keys`` (``carry_over`` from ``old``, the
@@ -178,21 +191,12 @@ def autoreset_step_batch(env: Environment, keys, states, actions, params, max_re
         ValueError: ``max_resets`` below 1.
     """
     max_resets = _max_resets(max_resets, keys.shape[0])
-    splits = jax.vmap(jax.random.split)(keys)
-    k_step, k_reset = splits[:, 0], splits[:, 1]
-    on_state = env.observes_state
-    if on_state:
-        nxt, reward, terminated, truncated, info = jax.vmap(
-            env.transition, in_axes=(0, 0, 0, None)
-        )(k_step, states, actions, params)
-        obs = None
-    else:
-        obs, nxt, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-            k_step, states, actions, params
-        )
+    k_reset, obs, nxt, reward, terminated, truncated, info = _step_rows(
+        env, keys, states, actions, params
+    )
     done = terminated | truncated
     obs_out, state_out = _fresh_rows(env, done, k_reset, nxt, nxt, obs, params, max_resets)
-    if on_state:
+    if env.observes_state:
         obs_out = jax.vmap(env.observe, in_axes=(0, None))(state_out, params)
         obs = jax.vmap(env.observe, in_axes=(0, None))(nxt, params)
     info = dict(info, final_obs=obs)
@@ -238,15 +242,22 @@ class NextStepAutoReset(Wrapper):
             obs = self.env.observe(chosen, params)
         else:
             obs = _select(r, obs_new, obs_step)
-        zero_info = jax.tree.map(jnp.zeros_like, info)
-        return (
-            obs,
-            NextStepState(chosen, ~r & (terminated | truncated)),
-            jnp.where(r, 0.0, reward),
-            ~r & terminated,
-            ~r & truncated,
-            _select(r, zero_info, info),
-        )
+        return _next_step_outputs(r, obs, chosen, reward, terminated, truncated, info)
+
+
+def _next_step_outputs(r, obs, chosen, reward, terminated, truncated, info):
+    """One environment's next-step result: where its reset was due (``r``), the step only
+    reset it (reward 0, not terminated or truncated, zero ``info``); its next reset is due
+    when this step ended the episode."""
+    zero_info = jax.tree.map(jnp.zeros_like, info)
+    return (
+        obs,
+        NextStepState(chosen, ~r & (terminated | truncated)),
+        jnp.where(r, 0.0, reward),
+        ~r & terminated,
+        ~r & truncated,
+        _select(r, zero_info, info),
+    )
 
 
 def next_step_autoreset_batch(
@@ -261,32 +272,16 @@ def next_step_autoreset_batch(
         ValueError: ``max_resets`` below 1.
     """
     max_resets = _max_resets(max_resets, keys.shape[0])
-    splits = jax.vmap(jax.random.split)(keys)
-    k_step, k_reset = splits[:, 0], splits[:, 1]
+    k_reset, obs_step, s_next, reward, terminated, truncated, info = _step_rows(
+        env, keys, states.env_state, actions, params
+    )
     r = states.needs_reset
-    if env.observes_state:
-        s_next, reward, terminated, truncated, info = jax.vmap(
-            env.transition, in_axes=(0, 0, 0, None)
-        )(k_step, states.env_state, actions, params)
-        obs_step = None
-    else:
-        obs_step, s_next, reward, terminated, truncated, info = jax.vmap(
-            env.step, in_axes=(0, 0, 0, None)
-        )(k_step, states.env_state, actions, params)
     obs, chosen = _fresh_rows(
         env, r, k_reset, states.env_state, s_next, obs_step, params, max_resets
     )
     if env.observes_state:
         obs = jax.vmap(env.observe, in_axes=(0, None))(chosen, params)
-    zero_info = jax.tree.map(jnp.zeros_like, info)
-    return (
-        obs,
-        NextStepState(chosen, ~r & (terminated | truncated)),
-        jnp.where(r, 0.0, reward),
-        ~r & terminated,
-        ~r & truncated,
-        jax.vmap(_select)(r, zero_info, info),
-    )
+    return jax.vmap(_next_step_outputs)(r, obs, chosen, reward, terminated, truncated, info)
 
 
 class BatchAutoReset:
