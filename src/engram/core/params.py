@@ -155,6 +155,7 @@ class Params:
     attribute access (``params.max_steps``), jit-, vmap- and pickle-able. Built by
     :func:`to_params`; its leaves are named by the reset parameters (original names) plus
     any values an environment derives from them (e.g. Searing Spotlights' health tables).
+    Reading a name that is not there raises ``AttributeError`` listing the names there are.
     """
 
     def __init__(self, values: Mapping[str, Any]):
@@ -205,6 +206,10 @@ def to_params(specs: Sequence[ResetParameter], values: Mapping[str, Any], **deri
     the parameters, or replaces a parameter's array with one in another form (e.g. a
     float bound truncated to the int the original draws with). Names are sorted, so that
     the pytree's structure depends only on which names there are.
+
+    Raises:
+        KeyError: ``values`` lacks a non-static parameter of ``specs`` (pass the complete
+            dict :func:`resolve` returns).
     """
     out = {s.name: s.array(values[s.name]) for s in specs if not s.static}
     out.update(derived)

@@ -268,6 +268,17 @@ def next_step_autoreset_batch(
     reset is due, as :func:`autoreset_step_batch` does for the same-step mode: identical
     results (same key splits), a few resets per step instead of ``B``.
 
+    Args:
+        env: the core environment (not wrapped).
+        keys: ``(B,)`` keys, one per environment; ``states``, ``actions``: leading axis B.
+        max_resets: the most fresh episodes drawn one by one in a step; default
+            ``max(1, B // 8)``.
+
+    Returns:
+        ``(obs, states, reward, terminated, truncated, info)`` with a leading axis B:
+        where a reset was due, the fresh episode's first observation, reward 0 (float32),
+        ``terminated`` and ``truncated`` False and every ``info`` entry zero.
+
     Raises:
         ValueError: ``max_resets`` below 1.
     """
