@@ -3,14 +3,19 @@ full disk, Ctrl-C while compiling and while evaluating, NaN in the parameters, t
 one folder, and checkpoints of another version or configuration.
 
 The faults that need a real process death or signal run ``engram train`` in a child
-process (``fault_child.py``) that shares this session's compilation cache, so a child
-loads the programs the in-process reference run compiled. Every verdict is checked
-against the files on disk: the checkpoint's update counter and every leaf of the state,
-bit for bit against a run never interrupted.
+process (``fault_child.py``) with a copy of this module's compilation cache, so a child
+loads the programs the in-process reference run compiled; the interrupted runs are resumed
+in a child too. This process never loads a program from the persistent cache: in three
+full runs of the suite (xdist, 2 December 2026) the test worker aborted in XLA's
+deserialiser (``deserialize_executable``) loading, in this module, an entry it had written
+itself, and no run of this module alone reproduced it; children load entries reliably.
+Every verdict is checked against the files on disk: the checkpoint's update counter and
+every leaf of the state, bit for bit against a run never interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -103,8 +108,37 @@ def assert_same_state(a, b) -> None:
         np.testing.assert_array_equal(x, y)
 
 
+@contextlib.contextmanager
+def compilation_cache_at(folder: Path | None):
+    """JAX's persistent compilation cache in ``folder`` (``None``: off) for the block."""
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", None if folder is None else str(folder))
+    compilation_cache.reset_cache()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+        compilation_cache.reset_cache()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_cache(tmp_path_factory):
+    """A cache of this module's own: the reference run writes its programs there for the
+    children to copy; nothing else in this process has written to it, and nothing in this
+    process reads it again (every later in-process run compiles with no cache)."""
+    with compilation_cache_at(tmp_path_factory.mktemp("faults-jax-cache")):
+        yield
+
+
+@pytest.fixture
+def no_compilation_cache(module_cache):
+    """No persistent cache for one in-process run (it compiles: seconds)."""
+    with compilation_cache_at(None):
+        yield
+
+
 @pytest.fixture(scope="module")
-def full(tmp_path_factory) -> Path:
+def full(tmp_path_factory, module_cache) -> Path:
     """The run never interrupted (it also fills the compilation cache the children read)."""
     tmp = tmp_path_factory.mktemp("faults")
     train(config(tmp, "full"), console=quiet())
@@ -123,7 +157,7 @@ class Child:
         env = dict(os.environ, FAULT_SEED=str(seed), PYTHONUNBUFFERED="1")
         folder = jax.config.jax_compilation_cache_dir
         if cache and folder:
-            # A copy of the suite's cache: a child killed while it writes a new entry
+            # A copy of the module's cache: a child killed while it writes a new entry
             # leaves a truncated file (jax 0.10 writes entries in place), and a process
             # that later reads it aborts in XLA's deserialiser (it did in this suite).
             own = Path(tempfile.mkdtemp(prefix="jax-cache-child-"))
@@ -167,12 +201,15 @@ class Child:
 
 
 def resume_and_compare(run: Path, full: Path) -> None:
-    """Resume ``run`` in this process and check that it ends bit for bit where the
-    uninterrupted run ended, evaluation included."""
-    summary = train(TrainConfig(resume=str(run)), console=quiet())
+    """Resume ``run`` (``engram train --resume``, in a child) and check that it ends bit for
+    bit where the uninterrupted run ended, evaluation included."""
+    (run / "eval.json").unlink(missing_ok=True)
+    rc, out, err = Child("plain", "-", ["--resume", str(run)]).finish()
+    assert rc == 0, out + err
     assert int(load(run).update) == 4
     assert_same_state(load(run), load(full))
-    assert summary["returns"] == json.loads((full / "eval.json").read_text())["returns"]
+    returns = [json.loads((r / "eval.json").read_text())["returns"] for r in (run, full)]
+    assert returns[0] == returns[1]
     assert not (run / (CHECKPOINT + ".tmp")).exists()
 
 
@@ -289,7 +326,9 @@ def test_ctrl_c_while_evaluating_stops_cleanly(full):
     assert not (run / (CHECKPOINT + ".tmp")).exists()
 
 
-def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
+def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(
+    tmp_path, monkeypatch, no_compilation_cache
+):
     """A parameter turns NaN in update 3 while that update's loss is finite: the run stops
     at once and the checkpoint on disk is update 2's, every leaf finite."""
 
@@ -316,23 +355,8 @@ def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(tmp_pa
     assert all(np.isfinite(x).all() for x in leaves(kept) if np.issubdtype(x.dtype, np.inexact))
 
 
-@pytest.fixture
-def own_compilation_cache(tmp_path):
-    """A fresh persistent compilation cache for one test, then the suite's again. In two
-    full runs of the suite (2 December 2026, xdist), the worker running the test below
-    crashed in XLA's deserialiser (``deserialize_executable``: abort, then segfault) reading
-    an entry another test had written; neither that test's file nor tests/run, sweep and
-    sharding together reproduced it in one process. Compiling afresh costs seconds."""
-    suite = jax.config.jax_compilation_cache_dir
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax-cache"))
-    compilation_cache.reset_cache()
-    yield
-    jax.config.update("jax_compilation_cache_dir", suite)
-    compilation_cache.reset_cache()
-
-
 def test_a_second_run_in_the_same_folder_refuses_and_a_dead_holders_lock_is_taken(
-    tmp_path, capsys, own_compilation_cache
+    tmp_path, capsys, no_compilation_cache
 ):
     """A living process holds the run folder's lock: ``engram train`` there refuses (one
     line naming the folder and the holder's pid, nothing written). SIGKILLed, the holder
