@@ -25,6 +25,7 @@ from engram.envs.mystery_path.geometry import (
 from engram.envs.mystery_path.path_search import GRID, cells_of_mask
 from engram.render import agent_sprites, draw_line
 from engram.render.ops import SpriteBands, table_row
+from engram.render.spotlights import computed_once
 
 if TYPE_CHECKING:
     from engram.envs.mystery_path.env import EndlessState, Params, State, Variant
@@ -38,6 +39,13 @@ _BORDER = (210, 210, 210)  # endless past-path tile border, ice-tile border
 _ICE = (125, 177, 250)  # endless background tile (draw_icy_surface)
 _X_RED = (255, 0, 0)  # fall-off marker
 _STAMINA = ((0, 255, 0), (255, 0, 0))  # stamina bar: remaining, spent
+
+# Endless frames are drawn on flat rows, uint8 (84, 84 * 3): per byte column, its screen
+# x, the ice's colour and the stamina bar's colours (remaining, spent).
+_BYTE_X = np.arange(SCREEN * 3) // 3
+_ICE_BYTES = np.tile(np.uint8(_ICE), SCREEN)
+ROWS = SCREEN // TILE  # rows of tiles on the screen
+_BAR_BYTES = np.stack([np.tile(np.uint8(c), SCREEN) for c in _STAMINA])
 
 
 def _tile_bands() -> np.ndarray:
@@ -80,14 +88,13 @@ def _overlay_marker(frame, bands: SpriteBands, show, x, y):
     return jax.lax.dynamic_update_slice(frame, jnp.where(band != 0, red, under), (start,))
 
 
-def _spread(table, pcol):
-    """Endless frames: bool (84, 84) [y, x] of a bool (9, 7) table of the tiles on
-    screen, by column and row: pixel ``(x, y)`` takes ``table[pcol[x], y // 12]``
-    (int32 (84,) ``pcol``, 0..9; 9 reads False). One-hot sums, where indexing by
-    ``pcol`` would gather every pixel under vmap."""
+def _columns(table, pcol):
+    """Endless frames: bool (84, 7) [x, tile row] of a bool (9, 7) table of the tiles on
+    screen, by column and row: screen x takes ``table[pcol[x]]`` (int32 (84,) ``pcol``,
+    0..9; 9 reads False). One-hot sums, where indexing by ``pcol`` would gather under
+    vmap."""
     pick = pcol[:, None] == jnp.arange(table.shape[0])  # (84, 9)
-    by_x = jnp.any(pick[:, :, None] & table[None], axis=1)  # (84, 7): [x, tile row]
-    return jnp.repeat(by_x.T, TILE, axis=0)
+    return jnp.any(pick[:, :, None] & table[None], axis=1)
 
 
 def _fall_marker() -> tuple[np.ndarray, np.ndarray]:
@@ -190,10 +197,15 @@ class Picture:
 
     def _observation_endless(self, st: EndlessState, params: Params, debug=False):
         """Background (black or scrolling ice), the past path, the agent at a fixed
-        screen x, the stamina bar, the X (``EndlessMysteryPathEnv._draw_surfaces``)."""
+        screen x, the stamina bar, the X (``EndlessMysteryPathEnv._draw_surfaces``).
+
+        Drawn on flat rows (uint8 (84, 252), "flat frames" in :mod:`engram.render.ops`):
+        what varies along a row (the ice's and the tiles' border columns, which column of
+        tiles a pixel shows) is computed once per byte column, so each layer is one
+        vectorised pass over the frame's bytes."""
         v = self._variant
         n_cols = SEGMENT_COLUMNS * v.max_segments
-        px = jnp.arange(SCREEN)
+        px = py = jnp.arange(SCREEN)  # screen x of each column, y of each row
         # A tile of column x is drawn at trunc(12 x - camera_x) (pygame truncates float
         # rects toward zero): at 12 x - ceil(camera_x) when that is >= 0, and at
         # 12 x - floor(camera_x) for the tile that starts left of the screen. With a
@@ -202,12 +214,6 @@ class Picture:
         # border column (``overlap`` below).
         cam_lo = jnp.floor(st.camera_x).astype(jnp.int32)
         cam_hi = jnp.ceil(st.camera_x).astype(jnp.int32)
-        # Ice: 12-px tiles with a 1-px (210, 210, 210) border, shifted by bg_scroll.
-        ice_border = ((px - st.bg_scroll) % TILE == 0) | ((px - st.bg_scroll) % TILE == TILE - 1)
-        row_border = (px % TILE == 0) | (px % TILE == TILE - 1)
-        border = row_border[:, None] | ice_border[None, :]
-        ice = jnp.where(border[..., None], jnp.uint8(_BORDER), jnp.uint8(_ICE))
-        img = jnp.where(params.show_background, ice, jnp.zeros_like(ice))
 
         # Past path: from current_node's previous node back to the first node in
         # column past_x = max(0, x - int(camera_offset_scale)), x = agent column - 1.
@@ -233,28 +239,65 @@ class Picture:
         nodes = st.cell_node[jnp.clip(cols, 0, n_cols - 1)]  # (9, 7)
         nodes = jnp.where(valid[:, None], nodes, -1)
         past = draw & (nodes >= first) & (nodes < c) & (nodes >= 0)
+        # Per screen x: the column of tiles it shows, whether the first tile's right
+        # border overlaps it, whether the tiles have a border column there.
         first_tile = jnp.floor_divide(px + cam_lo, TILE) == c0
         wx = jnp.where(first_tile, px + cam_lo, px + cam_hi)  # world x of each screen x
         pcol = jnp.floor_divide(wx, TILE) - c0
         overlap = first_tile & (cam_lo != cam_hi) & (wx % TILE == TILE - 1)
-        tile_border = row_border[:, None] | ((wx % TILE == 0) | (wx % TILE == TILE - 1))[None, :]
-        past_px = _spread(past, pcol) | (overlap[None, :] & _spread(past, pcol + 1))  # [y, x]
-        tile_rgb = jnp.where(tile_border[..., None], jnp.uint8(_BORDER), jnp.uint8(_PATH))
+        columns = [
+            (wx % TILE == 0) | (wx % TILE == TILE - 1),
+            *(_columns(past, pcol) | (overlap[:, None] & _columns(past, pcol + 1))).T,
+        ]
         if debug:
-            img = jnp.where(_spread(nodes >= 0, pcol)[..., None], jnp.uint8(200), img)
-        img = jnp.where(past_px[..., None], tile_rgb, img)
+            columns += list(_columns(nodes >= 0, pcol).T)
+        # Then per byte column (each x's three bytes), once (see computed_once): the
+        # ice's colour off its border rows (its border columns shift with bg_scroll),
+        # the tiles' border columns, which of the 7 tile rows the past path (and, in the
+        # debug view, any built tile) covers. Path tiles are white and every border
+        # (210, 210, 210), the same in each channel.
+        ice_col = ((px - st.bg_scroll) % TILE == 0) | ((px - st.bg_scroll) % TILE == TILE - 1)
+        by_x = computed_once(jnp.stack([ice_col, *columns]).astype(jnp.uint8))
+        table = computed_once(jnp.repeat(by_x, 3, axis=1))
+        ice = jnp.where(table[0] != 0, jnp.uint8(_BORDER[0]), jnp.asarray(_ICE_BYTES))
+        tile_col, past_rows = table[1] != 0, table[2 : 2 + ROWS] != 0
+        built_rows = table[2 + ROWS :] != 0
+        border = jnp.uint8(_BORDER[0])
+
+        def background(ys=None):
+            """uint8 (R, 84 * 3): screen rows ``ys`` (int32 (R,); None: all 84) before
+            the sprites and the stamina bar."""
+            if ys is None:
+                ys = py
+                by_row = lambda t: jnp.repeat(t, TILE, axis=0)  # noqa: E731
+            else:
+                # One select per tile row, where indexing by row gathers under vmap.
+                pick = jnp.clip(ys, 0, SCREEN - 1)[:, None] // TILE == jnp.arange(ROWS)
+
+                def by_row(t):
+                    return jnp.any(pick[:, :, None] & t[None], axis=1)
+
+            row_border = ((ys % TILE == 0) | (ys % TILE == TILE - 1))[:, None]
+            img = jnp.where(row_border, border, ice[None, :])
+            img = jnp.where(params.show_background, img, jnp.uint8(0))
+            if debug:
+                img = jnp.where(by_row(built_rows), jnp.uint8(200), img)
+            tile = jnp.where(row_border | tile_col[None, :], border, jnp.uint8(_PATH[0]))
+            return jnp.where(by_row(past_rows), tile, img)
 
         # Sprites go on the flat frame with blank bands above and below
         # (SpriteBands.overlay): contiguous copies, where a blit scatters under vmap.
+        # The rows under the agent are drawn again from background(), where slicing
+        # them from the frame made XLA compute the whole frame twice.
         bands = self._agent_bands
-        margin = jnp.zeros((bands.size, SCREEN, 3), jnp.uint8)
-        frame = jnp.concatenate([margin, img, margin]).reshape(-1)
+        margin = jnp.zeros((bands.size, SCREEN * 3), jnp.uint8)
+        frame = jnp.concatenate([margin, background(), margin]).reshape(-1)
         # The agent is always drawn at the screen x of the reset: agent_draw_x =
         # rect.left - camera_offset (52 with the defaults).
         offset = camera_offset(params.camera_offset_scale)
         left = jnp.trunc(self._radius - self._sprite_half - offset).astype(jnp.int32)
         h = self._sprite_half
-        frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h)
+        frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h, background)
         # Stamina bar: 4 px wide at x = 80, red for the spent part from the top:
         # int(84 * (1 - min(stamina, level) / level)) in float64: the integer floor,
         # one less where float64 rounds an exact integer down (stamina_bar_round_down).
@@ -262,11 +305,13 @@ class Picture:
         level = jnp.maximum(params.stamina_level, 1)
         spent = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) // level
         exact = (SCREEN * (level - jnp.clip(st.stamina, 0, level))) % level == 0
-        spent = spent - (exact & params.stamina_round_down[spent])
-        py = jnp.arange(SCREEN + 2 * bands.size) - bands.size  # screen y of padded rows
-        bar = jnp.where((py < spent)[:, None, None], jnp.uint8(_STAMINA[1]), jnp.uint8(_STAMINA[0]))
-        bar_cols = (px >= SCREEN - 4)[None, :, None]
-        frame = frame.reshape(-1, SCREEN, 3)
+        spent = computed_once(spent - (exact & params.stamina_round_down[spent]))
+        padded_y = jnp.arange(SCREEN + 2 * bands.size) - bands.size  # screen y of each row
+        bar = jnp.where(
+            (padded_y < spent)[:, None], jnp.asarray(_BAR_BYTES[1]), jnp.asarray(_BAR_BYTES[0])
+        )
+        bar_cols = jnp.asarray(_BYTE_X >= SCREEN - 4)[None, :]
+        frame = frame.reshape(-1, SCREEN * 3)
         frame = jnp.where(params.show_stamina & bar_cols, bar, frame).reshape(-1)
         # The X: fall_off_rect.center = (agent x - camera_x, agent y), rounded by the Rect.
         mx = st.pos[0].astype(jnp.float32) - st.camera_x
