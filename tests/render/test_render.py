@@ -27,7 +27,7 @@ from engram.render import (
     filled_circle_mask,
     rotate,
 )
-from engram.render.blend import circle_outlines, rounded_top_rect
+from engram.render.blend import circle_outlines, rounded_top_rect, spans_mask
 
 TABLE = jnp.asarray(circle_table(40))
 _circle_jit = jax.jit(filled_circle_mask, static_argnums=0)
@@ -255,3 +255,21 @@ def test_spotlight_outlines_are_pygames_thin_circles():
     for r in range(1, 41):
         thin = draw_circle(np.zeros((82, 82), bool), (41, 41), r, 1)
         np.testing.assert_array_equal(outlines[r], thin, err_msg=f"radius {r}")
+
+
+@pytest.mark.parametrize("columns", [84, 252, 256, 300])
+def test_spans_mask_is_the_union_of_the_spans_clipped_to_the_row(columns):
+    """Against a loop over the columns: spans reaching past either end of the row, empty
+    and negative widths, at the widths that use 8-bit (<= 256) and 32-bit comparisons."""
+    rng = np.random.default_rng(columns)
+    lo = rng.integers(-2 * columns, 2 * columns, (13, 20)).astype(np.int32)
+    width = rng.integers(-5, 2 * columns, (13, 20)).astype(np.int32)
+    width[:, :3] = 0
+    lo[:, 3:6] = rng.integers(0, columns, (13, 3))  # on the row, with negative widths
+    width[:, 3:6] = rng.integers(-10, 0, (13, 3))
+    got = np.asarray(jax.jit(spans_mask, static_argnums=2)(lo, width, columns))
+    x = np.arange(columns)
+    want = np.zeros((20, columns), bool)
+    for i in range(13):
+        want |= (x[None, :] >= lo[i][:, None]) & (x[None, :] < (lo[i] + width[i])[:, None])
+    np.testing.assert_array_equal(got, want)

@@ -181,6 +181,21 @@ class BitSprites:
 # row and composited with one select over the band only.
 
 
+def computed_once(x: jax.Array) -> jax.Array:
+    """``x`` (an integer array) unchanged, but computed once, into a buffer of its own,
+    before the per-pixel passes that read it.
+
+    XLA's CPU backend fuses cheap elementwise producers into every consumer, so a small
+    value read in a pass over the pixels (a spotlight's centre, the end of double-float
+    path arithmetic and of ``AutoReset``'s selects) is recomputed for every pixel: that
+    made a frame cost milliseconds. ``lax.optimization_barrier`` does not stop it (the
+    CPU pipeline removes barriers before fusing), but a reduction is never fused into
+    its consumers: ``x`` is written as the maximum of itself and its type's smallest
+    value (XLA does not simplify that reduction away)."""
+    low = jnp.full_like(x, jnp.iinfo(x.dtype).min)
+    return jnp.max(jnp.stack([x, low]), axis=0)
+
+
 def table_row(table: jax.Array, index) -> jax.Array:
     """Row ``index`` (int32, may be traced) of a 2-D table, as a contiguous dynamic slice
     (under ``vmap`` XLA copies it as one block, where ``table[index]`` would gather each

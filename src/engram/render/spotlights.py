@@ -75,21 +75,6 @@ def unpad_rows(frame: jax.Array, pad: int, width: int = 84) -> jax.Array:
     return frame[m : frame.shape[0] - m]
 
 
-def computed_once(x: jax.Array) -> jax.Array:
-    """``x`` (an integer array) unchanged, but computed once, into a buffer of its own,
-    before the per-pixel passes that read it.
-
-    XLA's CPU backend fuses cheap elementwise producers into every consumer, so a small
-    value read in a pass over the pixels (a spotlight's centre, the end of double-float
-    path arithmetic and of ``AutoReset``'s selects) is recomputed for every pixel: that
-    made a frame cost milliseconds. ``lax.optimization_barrier`` does not stop it (the
-    CPU pipeline removes barriers before fusing), but a reduction is never fused into
-    its consumers: ``x`` is written as the maximum of itself and its type's smallest
-    value (XLA does not simplify that reduction away)."""
-    low = jnp.full_like(x, jnp.iinfo(x.dtype).min)
-    return jnp.max(jnp.stack([x, low]), axis=0)
-
-
 def bytes_of(mask: jax.Array) -> jax.Array:
     """A per-pixel mask bool ``(H, W)`` as a per-byte one, bool ``(H, W * 3)``."""
     return jnp.repeat(mask, 3, axis=1)

@@ -24,8 +24,7 @@ from engram.envs.mystery_path.geometry import (
 )
 from engram.envs.mystery_path.path_search import GRID, cells_of_mask
 from engram.render import agent_sprites, draw_line
-from engram.render.ops import SpriteBands, table_row
-from engram.render.spotlights import computed_once
+from engram.render.ops import SpriteBands, computed_once, table_row
 
 if TYPE_CHECKING:
     from engram.envs.mystery_path.env import EndlessState, Params, State, Variant

@@ -27,8 +27,8 @@ from engram.render.blend import (
     disc_table,
     spans_mask,
 )
-from engram.render.ops import table_row
-from engram.render.spotlights import MaskedBands, bytes_of, computed_once, darken, unpad_rows
+from engram.render.ops import computed_once, table_row
+from engram.render.spotlights import MaskedBands, bytes_of, darken, unpad_rows
 
 if TYPE_CHECKING:
     from engram.core.params import Params
