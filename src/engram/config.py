@@ -10,9 +10,10 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
+import tyro
 
 import engram
 from engram.core.params import parse_options, resolve
@@ -25,8 +26,16 @@ from engram.models import (
 )
 from engram.presets import trxl_defaults
 
-#: The ``--agent`` choices: every registered memory model (engram.models.MEMORY_MODELS).
-AgentName = Literal[tuple(MEMORY_MODELS)]
+#: The ``--agent`` choices: every registered memory model (engram.models.MEMORY_MODELS),
+#: with ``--help`` listing each one's ``MemorySpec.summary``.
+AgentName = Annotated[
+    Literal[tuple(MEMORY_MODELS)],
+    tyro.conf.arg(
+        help="Memory model: "
+        + "; ".join(f"{name}: {memory_spec(name).summary}" for name in MEMORY_MODELS)
+        + "."
+    ),
+]
 
 # CleanRL's PPO-TrXL benchmark on Memory Gym (where the paper's Transformer-XL results come
 # from) normalises advantages for MortarMayhem-Grid-v0 only; the paper's neroRL GRU runs and
@@ -60,10 +69,8 @@ class TrainConfig:
     """Reset parameters of the environment as name=value (the original's names), e.g.
     ``show_origin=False``."""
     agent: AgentName = "gru"
-    """Memory model: a GRU (the paper's), an LSTM, Transformer-XL (the paper's episodic
-    sliding-window transformer), the Memo paper's full-context transformer (fct), Memo
-    (accumulated summary tokens), RMT (only the newest summary tokens), or none
-    (memory-less baseline)."""
+    """Memory model: one of the registered models (engram.models.MEMORY_MODELS); ``--help``
+    lists each with its spec's summary."""
     total_steps: int = 100_000
     """Environment steps to train for (rounded down to whole updates)."""
     num_envs: int = 16
@@ -122,7 +129,8 @@ class TrainConfig:
     off: as CleanRL's ppo_trxl, learning reuses the layer inputs seen while acting,
     detached, in every epoch. Models that store nothing (GRU, Memo, ...) always recompute."""
     memory_hidden: int = 512
-    """Hidden size of the recurrent memory (GRU or LSTM)."""
+    """Hidden size of the recurrent memory (GRU or LSTM; a new model's settings may read it
+    too)."""
     hidden: int | None = None
     """Units of the post-memory layer. Default (None): the paper's, 512 (GRU, LSTM, the
     Memo models), or the Transformer-XL's width (384 by default)."""

@@ -148,6 +148,18 @@ def test_cli_reports_bad_configuration_in_one_line(capsys):
     assert err.startswith("error:") and "Nope-v0" in err and "Traceback" not in err
 
 
+def test_cli_help_lists_every_registered_memory_model_with_its_summary(capsys):
+    from engram.models import MEMORY_MODELS, memory_spec
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "--agent {" + ",".join(MEMORY_MODELS) + "}" in text
+    for name in MEMORY_MODELS:
+        assert f"{name}: {memory_spec(name).summary}" in text
+
+
 def test_cli_without_a_command_prints_usage(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([])

@@ -679,5 +679,5 @@ def _memo_spec(name: str, accumulate: bool, summary: str) -> MemorySpec:
     )
 
 
-register_memory(_memo_spec("memo", True, "Memo: accumulated summary tokens (the Memo paper)"))
-register_memory(_memo_spec("rmt", False, "RMT: only the newest summary tokens"))
+register_memory(_memo_spec("memo", True, "accumulated summary tokens (the Memo paper)"))
+register_memory(_memo_spec("rmt", False, "only the newest summary tokens (RMT)"))
