@@ -27,7 +27,13 @@ from engram.render import (
     filled_circle_mask,
     rotate,
 )
-from engram.render.blend import circle_outlines, rounded_top_rect, spans_mask
+from engram.render.blend import (
+    circle_outlines,
+    disc_spans,
+    disc_table,
+    rounded_top_rect,
+    spans_mask,
+)
 
 TABLE = jnp.asarray(circle_table(40))
 _circle_jit = jax.jit(filled_circle_mask, static_argnums=0)
@@ -272,4 +278,23 @@ def test_spans_mask_is_the_union_of_the_spans_clipped_to_the_row(columns):
     want = np.zeros((20, columns), bool)
     for i in range(13):
         want |= (x[None, :] >= lo[i][:, None]) & (x[None, :] < (lo[i] + width[i])[:, None])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_disc_spans_are_pygames_filled_circles_on_and_off_the_screen():
+    """The row spans of several circles at once against filled_circle_mask, one circle at
+    a time: centres inside, across the edges and far outside the screen, every radius."""
+    rng = np.random.default_rng(3)
+    max_r = 20
+    table = disc_table(max_r)
+    n = 64
+    cx = rng.integers(-40, 124, n).astype(np.int32)
+    cy = rng.integers(-40, 124, n).astype(np.int32)
+    cy[:4] = [-500, 500, -21, 104]
+    radius = rng.integers(0, max_r + 1, n).astype(np.int32)
+    lo, width = jax.jit(disc_spans)(cx, cy, radius, table)
+    got = np.asarray(jax.vmap(lambda a, b: spans_mask(a[None], b[None]))(lo, width))
+    want = np.stack(
+        [np.asarray(filled_circle_mask((84, 84), cx[i], cy[i], radius[i], table)) for i in range(n)]
+    )
     np.testing.assert_array_equal(got, want)

@@ -105,9 +105,16 @@ def disc_spans(cx, cy, radius, table: jax.Array, size: int = 84):
         of row ``y`` (width 0: none); the same pixels as ``filled_circle_mask``.
     """
     max_r = table.shape[0] - 1
-    dy = jnp.arange(size)[None, :] - cy[:, None]
-    k = jnp.take_along_axis(table[radius], jnp.clip(dy + max_r, 0, 2 * max_r - 1), axis=1)
-    k = jnp.where((dy >= -max_r) & (dy < max_r), k, 0)
+    # Row y of a circle centred at cy is its table entry y - cy + max_r: the size rows
+    # are one contiguous window of the radius' table row, padded with size empty rows
+    # each side (a dynamic slice per circle, where indexing each row gathers under vmap).
+    padded = jnp.pad(table, ((0, 0), (size, size)))
+    start = jnp.clip(size + max_r - cy, 0, padded.shape[1] - size)
+
+    def window(r, at):
+        return jax.lax.dynamic_slice(padded, (r, at), (1, size))[0]
+
+    k = jax.vmap(window)(radius, start)
     return cx[:, None] - k, 2 * k
 
 
