@@ -2,25 +2,25 @@
 full disk, Ctrl-C while compiling and while evaluating, NaN in the parameters, two runs in
 one folder, and checkpoints of another version or configuration.
 
-The faults that need a real process death or signal run ``engram train`` in a child
-process (``fault_child.py``) with a copy of this module's compilation cache, so a child
-loads the programs the in-process reference run compiled; the interrupted runs are resumed
-in a child too. This process never loads a program from the persistent cache: in three
-full runs of the suite (xdist, 2 December 2026) the test worker aborted in XLA's
-deserialiser (``deserialize_executable``) loading, in this module, an entry it had written
-itself, and no run of this module alone reproduced it; children load entries reliably.
-Every verdict is checked against the files on disk: the checkpoint's update counter and
-every leaf of the state, bit for bit against a run never interrupted.
+Every training run of this module happens in a child process (``fault_child.py``), the
+reference run included; this process only reads and writes checkpoint files. In four full
+runs of the suite (xdist, 2-3 December 2026) the test worker crashed inside XLA during an
+in-process run of this module, in the deserialiser (``deserialize_executable``) three
+times and once compiling with no persistent cache at all, and no run of this module alone
+reproduced it; children, fresh processes, have run reliably. The reference run writes its
+programs into a compilation cache of this module's own; every other child starts from a
+copy of it. Every verdict is checked against the files on disk: the checkpoint's update
+counter and every leaf of the state, bit for bit against a run never interrupted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -34,16 +34,13 @@ import flax.serialization
 import jax
 import numpy as np
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
 from rich.console import Console
 
 from engram import cli
 from engram.config import TrainConfig
-from engram.ppo import Trainer
 from engram.run import (
     CHECKPOINT,
     LOCK,
-    NonFiniteLossError,
     RunInUseError,
     load_checkpoint,
     open_run,
@@ -51,7 +48,6 @@ from engram.run import (
     train,
 )
 from engram.run import checkpoint as checkpoint_module
-from engram.run import loop as loop_module
 
 #: Four updates of the T-maze (vector observations: compiles fastest), a checkpoint after
 #: every update.
@@ -108,40 +104,20 @@ def assert_same_state(a, b) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-@contextlib.contextmanager
-def compilation_cache_at(folder: Path | None):
-    """JAX's persistent compilation cache in ``folder`` (``None``: off) for the block."""
-    before = jax.config.jax_compilation_cache_dir
-    jax.config.update("jax_compilation_cache_dir", None if folder is None else str(folder))
-    compilation_cache.reset_cache()
-    try:
-        yield
-    finally:
-        jax.config.update("jax_compilation_cache_dir", before)
-        compilation_cache.reset_cache()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def module_cache(tmp_path_factory):
-    """A cache of this module's own: the reference run writes its programs there for the
-    children to copy; nothing else in this process has written to it, and nothing in this
-    process reads it again (every later in-process run compiles with no cache)."""
-    with compilation_cache_at(tmp_path_factory.mktemp("faults-jax-cache")):
-        yield
-
-
-@pytest.fixture
-def no_compilation_cache(module_cache):
-    """No persistent cache for one in-process run (it compiles: seconds)."""
-    with compilation_cache_at(None):
-        yield
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory) -> Path:
+    """This module's compilation cache: the reference run writes its programs there, every
+    other child starts from a copy of it."""
+    return tmp_path_factory.mktemp("faults-jax-cache")
 
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory, module_cache) -> Path:
-    """The run never interrupted (it also fills the compilation cache the children read)."""
+    """The run never interrupted (its child fills this module's compilation cache)."""
     tmp = tmp_path_factory.mktemp("faults")
-    train(config(tmp, "full"), console=quiet())
+    child = Child("plain", "-", cli_args(tmp, "full"), cache=module_cache, copy=False)
+    rc, out, err = child.finish()
+    assert rc == 0, out + err
     return tmp / "full"
 
 
@@ -151,20 +127,30 @@ def _default_sigint() -> None:
 
 class Child:
     """``engram train`` with a fault planted (``fault_child.py MODE ARG``), its output read
-    line by line."""
+    line by line. Its compilation cache: a copy of ``cache`` (``copy=False``: ``cache``
+    itself; ``None``: no cache, a real compile)."""
 
-    def __init__(self, mode: str, arg, args: list[str], cache: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        mode: str,
+        arg,
+        args: list[str],
+        cache: Path | None = None,
+        copy: bool = True,
+        seed: int = 0,
+    ):
         env = dict(os.environ, FAULT_SEED=str(seed), PYTHONUNBUFFERED="1")
-        folder = jax.config.jax_compilation_cache_dir
-        if cache and folder:
-            # A copy of the module's cache: a child killed while it writes a new entry
-            # leaves a truncated file (jax 0.10 writes entries in place), and a process
-            # that later reads it aborts in XLA's deserialiser (it did in this suite).
-            own = Path(tempfile.mkdtemp(prefix="jax-cache-child-"))
-            weakref.finalize(self, shutil.rmtree, own, True)
-            shutil.copytree(folder, own, dirs_exist_ok=True)
+        if cache is not None:
+            if copy:
+                # A child killed while it writes a new entry leaves a truncated file (jax
+                # 0.10 writes entries in place), and a process that later reads it aborts
+                # in XLA's deserialiser (it did in this suite): each child writes its own.
+                own = Path(tempfile.mkdtemp(prefix="jax-cache-child-"))
+                weakref.finalize(self, shutil.rmtree, own, True)
+                shutil.copytree(cache, own, dirs_exist_ok=True)
+                cache = own
             env.update(
-                JAX_COMPILATION_CACHE_DIR=str(own),
+                JAX_COMPILATION_CACHE_DIR=str(cache),
                 JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
             )
@@ -200,11 +186,11 @@ class Child:
         return self.proc.returncode, "".join(self.lines) + out, err
 
 
-def resume_and_compare(run: Path, full: Path) -> None:
+def resume_and_compare(run: Path, full: Path, cache: Path) -> None:
     """Resume ``run`` (``engram train --resume``, in a child) and check that it ends bit for
     bit where the uninterrupted run ended, evaluation included."""
     (run / "eval.json").unlink(missing_ok=True)
-    rc, out, err = Child("plain", "-", ["--resume", str(run)]).finish()
+    rc, out, err = Child("plain", "-", ["--resume", str(run)], cache).finish()
     assert rc == 0, out + err
     assert int(load(run).update) == 4
     assert_same_state(load(run), load(full))
@@ -213,11 +199,11 @@ def resume_and_compare(run: Path, full: Path) -> None:
     assert not (run / (CHECKPOINT + ".tmp")).exists()
 
 
-def test_sigkill_in_the_middle_of_a_checkpoint_write_resumes_bit_identical(full):
+def test_sigkill_in_the_middle_of_a_checkpoint_write_resumes_bit_identical(full, module_cache):
     """Killed while the checkpoint of update 3 is half written: the checkpoint of update 2
     is intact, the half-written temporary file is ignored, the resumed run ends equal."""
     tmp = full.parent
-    child = Child("midwrite", 3, cli_args(tmp, "midwrite"), seed=3)
+    child = Child("midwrite", 3, cli_args(tmp, "midwrite"), module_cache, seed=3)
     prefix, size = map(int, child.wait_for("MIDWRITE").split()[1:])
     child.proc.send_signal(signal.SIGKILL)
     rc, _, _ = child.finish()
@@ -226,16 +212,16 @@ def test_sigkill_in_the_middle_of_a_checkpoint_write_resumes_bit_identical(full)
     # The kill came mid-write: a partial temporary file beside a complete checkpoint.
     assert (run / (CHECKPOINT + ".tmp")).stat().st_size == prefix < size
     assert int(load(run).update) == 2
-    resume_and_compare(run, full)
+    resume_and_compare(run, full, module_cache)
 
 
 @pytest.mark.parametrize("seed", [11])
-def test_sigkill_at_a_random_point_resumes_bit_identical(full, seed):
+def test_sigkill_at_a_random_point_resumes_bit_identical(full, module_cache, seed):
     """SIGKILL at a random time after the first update (updates are slowed to 0.3 s so
     the run is alive for the whole window): whatever was on disk resumes to the same end."""
     tmp = full.parent
     name = f"random{seed}"
-    child = Child("slow", 0.3, cli_args(tmp, name))
+    child = Child("slow", 0.3, cli_args(tmp, name), module_cache)
     child.wait_for("first update")
     # "first update" is printed just before update 1's checkpoint is written.
     delay = random.Random(seed).uniform(0.05, 0.85)
@@ -246,14 +232,14 @@ def test_sigkill_at_a_random_point_resumes_bit_identical(full, seed):
     run = tmp / name
     done = int(load(run).update)
     assert 1 <= done < 4, f"kill at +{delay:.2f} s left the checkpoint of update {done}"
-    resume_and_compare(run, full)
+    resume_and_compare(run, full, module_cache)
 
 
-def test_full_disk_stops_with_a_clear_error_and_keeps_the_last_checkpoint(full):
+def test_full_disk_stops_with_a_clear_error_and_keeps_the_last_checkpoint(full, module_cache):
     """The third checkpoint write meets a 1 KiB file-size limit (EFBIG, as a full disk
     gives ENOSPC): one line of error, exit 1, the checkpoint of update 2 byte for byte."""
     tmp = full.parent
-    child = Child("fsize", 3, cli_args(tmp, "disk"))
+    child = Child("fsize", 3, cli_args(tmp, "disk"), module_cache)
     rc, out, err = child.finish()
     run = tmp / "disk"
     assert rc == 1, out + err
@@ -264,7 +250,7 @@ def test_full_disk_stops_with_a_clear_error_and_keeps_the_last_checkpoint(full):
     assert not (run / (CHECKPOINT + ".tmp")).exists()
     assert int(load(run).update) == 2
     # The run continues once there is room again, to the same end.
-    resume_and_compare(run, full)
+    resume_and_compare(run, full, module_cache)
 
 
 def test_full_disk_with_enospc_mid_write_in_process(full, tmp_path, monkeypatch):
@@ -299,7 +285,7 @@ def test_full_disk_with_enospc_mid_write_in_process(full, tmp_path, monkeypatch)
 def test_ctrl_c_while_compiling_stops_cleanly(tmp_path):
     """SIGINT as the first update starts compiling (no compilation cache: a real compile):
     exit 130, no traceback, a loadable checkpoint of update 0 to resume from."""
-    child = Child("plain", "-", cli_args(tmp_path, "compiling"), cache=False)
+    child = Child("plain", "-", cli_args(tmp_path, "compiling"))
     child.wait_for("compiling the update")
     child.proc.send_signal(signal.SIGINT)
     rc, out, err = child.finish()
@@ -310,11 +296,12 @@ def test_ctrl_c_while_compiling_stops_cleanly(tmp_path):
     assert int(load(tmp_path / "compiling").update) == 0
 
 
-def test_ctrl_c_while_evaluating_stops_cleanly(full):
+def test_ctrl_c_while_evaluating_stops_cleanly(full, module_cache):
     """SIGINT during the periodic evaluation after update 1: exit 130, no traceback, the
     checkpoint of update 1; resumed, the run ends as the uninterrupted one."""
     tmp = full.parent
-    child = Child("evalmark", "-", [*cli_args(tmp, "evaluating"), "--eval-every", "1"])
+    args = [*cli_args(tmp, "evaluating"), "--eval-every", "1"]
+    child = Child("evalmark", "-", args, module_cache)
     child.wait_for("EVALUATING")
     child.proc.send_signal(signal.SIGINT)
     rc, out, err = child.finish()
@@ -326,37 +313,22 @@ def test_ctrl_c_while_evaluating_stops_cleanly(full):
     assert not (run / (CHECKPOINT + ".tmp")).exists()
 
 
-def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(
-    tmp_path, monkeypatch, no_compilation_cache
-):
+def test_nan_in_the_parameters_stops_and_keeps_the_last_finite_checkpoint(tmp_path, module_cache):
     """A parameter turns NaN in update 3 while that update's loss is finite: the run stops
-    at once and the checkpoint on disk is update 2's, every leaf finite."""
-
-    class Poisoned(Trainer):
-        def __init__(self, c):
-            super().__init__(c)
-            real = self.update
-
-            def update(ts):
-                ts, m = real(ts)
-                if int(ts.update) == 3:
-                    leaves_, tree = jax.tree.flatten(ts.params)
-                    leaves_[-1] = leaves_[-1].at[(0,) * leaves_[-1].ndim].set(np.nan)
-                    ts = ts.replace(params=jax.tree.unflatten(tree, leaves_))
-                return ts, m
-
-            self.update = update
-
-    monkeypatch.setattr(loop_module, "Trainer", Poisoned)
-    with pytest.raises(NonFiniteLossError, match="update 3: parameters .* not finite"):
-        train(config(tmp_path, "nan"), console=quiet())
+    at once (one line of error naming the update, exit 1) and the checkpoint on disk is
+    update 2's, every leaf finite."""
+    rc, out, err = Child("nan", 3, cli_args(tmp_path, "nan"), module_cache).finish()
+    assert rc == 1, out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert re.match(r"error: update 3: parameters .* not finite", lines[0]), lines[0]
     kept = load(tmp_path / "nan")
     assert int(kept.update) == 2
     assert all(np.isfinite(x).all() for x in leaves(kept) if np.issubdtype(x.dtype, np.inexact))
 
 
 def test_a_second_run_in_the_same_folder_refuses_and_a_dead_holders_lock_is_taken(
-    tmp_path, capsys, no_compilation_cache
+    tmp_path, capsys, module_cache
 ):
     """A living process holds the run folder's lock: ``engram train`` there refuses (one
     line naming the folder and the holder's pid, nothing written). SIGKILLed, the holder
@@ -391,9 +363,11 @@ def test_a_second_run_in_the_same_folder_refuses_and_a_dead_holders_lock_is_take
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert (run / LOCK).exists()  # stale: its holder is dead
-    train(config(tmp_path, "shared"), console=quiet())
+    child = Child("plain", "-", cli_args(tmp_path, "shared"), module_cache)
+    rc, out, err = child.finish()
+    assert rc == 0, out + err
     assert int(load(run).update) == 4
-    assert (run / LOCK).read_text().strip() == str(os.getpid())
+    assert (run / LOCK).read_text().strip() == str(child.proc.pid)
 
 
 def test_checkpoint_of_another_version_or_configuration_is_refused_by_name(full, monkeypatch):
