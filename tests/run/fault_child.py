@@ -67,6 +67,11 @@ def _on_nth_checkpoint_write(n: int, write):
 
 
 def main() -> None:
+    # Ctrl-C reaches this run as it reaches a run in a terminal, however the suite was
+    # started: a shell starts background jobs with SIGINT ignored, children inherit that,
+    # and Python then installs no KeyboardInterrupt handler. (Set here rather than in a
+    # preexec_fn: Python code between fork and exec is unsafe in the threaded parent.)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, arg, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if mode == "midwrite":
 

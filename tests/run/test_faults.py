@@ -121,10 +121,6 @@ def full(tmp_path_factory, module_cache) -> Path:
     return tmp / "full"
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class Child:
     """``engram train`` with a fault planted (``fault_child.py MODE ARG``), its output read
     line by line. Its compilation cache: a copy of ``cache`` (``copy=False``: ``cache``
@@ -162,10 +158,6 @@ class Child:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            # Ctrl-C reaches the child as it reaches a run in a terminal, however the suite
-            # was started: a shell starts background jobs with SIGINT ignored, children
-            # inherit that, and Python then installs no KeyboardInterrupt handler.
-            preexec_fn=_default_sigint,
         )
         self.lines: list[str] = []
 
