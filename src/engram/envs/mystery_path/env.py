@@ -21,8 +21,8 @@ a start tile on one border to an end tile on the opposite border. Walking off th
 shows a red X for one frame and puts the agent back on the start tile; every new path
 tile pays ``reward_path_progress`` once per episode, the end tile ``reward_goal`` and ends
 the episode. The path is drawn by the original's *randomised* A* search
-(:func:`generate_path`), reproduced with its selection rule and its ``g`` bug so that the
-path distribution is the original's.
+(:mod:`engram.envs.mystery_path.path_search`), reproduced with its selection rule and its
+``g`` bug so that the path distribution is the original's.
 
 The endless variant chains 8-column segments (a 7×7 path plus one transition tile) to
 the right; the camera follows the agent and only the path behind it is drawn. Falling
@@ -72,17 +72,12 @@ from engram.envs.mystery_path.path_search import (
     GRID,
     PATH_WORDS,
     Builder,
-    SearchState,
     build,
     finish,
-    generate_path,
-    generate_walls,
     mask_add,
     mask_bit,
     mask_of_cells,
     path_mask,
-    search_init,
-    search_step,
     tick,
     trace_path,
 )
@@ -198,8 +193,8 @@ class EndlessState:
             ``stamina_visited`` iff its mark equals ``num_fails + 1``, so a fall (which
             clears every flag in the original) clears them by incrementing ``num_fails``.
         fall_map: bool (8 S, 9) ``fall_off_locations`` (rows -1..7), never cleared.
-        built: int32 segments built. search, b_walls, b_noise: the A* search of segment
-            ``built`` in progress (:func:`search_step`), its walls and noise.
+        built: int32 segments built. builder: the A* search of segment ``built`` in
+            progress, with its walls and noise (:class:`Builder`).
         key: uint32 key data for the segments' randomness.
         current: int32 slot of ``current_node``. ground_truth: int32 (3,) East, North,
             South one-hot (``target_direction``).
@@ -221,9 +216,7 @@ class EndlessState:
     stamina_mark: jax.Array
     fall_map: jax.Array
     built: jax.Array
-    search: SearchState
-    b_walls: jax.Array
-    b_noise: jax.Array
+    builder: Builder
     key: jax.Array
     current: jax.Array
     ground_truth: jax.Array
@@ -586,17 +579,13 @@ class MysteryPath(Environment):
     def _segment_key(self, state_key, k):
         return jax.random.fold_in(jax.random.wrap_key_data(state_key), k)
 
-    def _init_builder(self, st: EndlessState, k) -> EndlessState:
-        """Set up the A* search of segment ``k``: from (0, row k) to (6, row k + 1) of
-        its own 7×7 grid (``EndlessMysteryPath.add_path_segment``)."""
-        k_walls, k_noise = jax.random.split(self._segment_key(st.key, k))
-        start = st.seg_rows[jnp.minimum(k, self.variant.max_segments)]
-        end = (GRID - 1) * GRID + st.seg_rows[jnp.minimum(k + 1, self.variant.max_segments)]
-        return st.replace(
-            search=search_init(start),
-            b_walls=generate_walls(k_walls, start, end),
-            b_noise=jax.random.randint(k_noise, (ASTAR_ITERATIONS, 4), 1, 9, dtype=jnp.int32),
-        )
+    def _segment(self, st: EndlessState, k) -> Builder:
+        """The A* search of segment ``k``, not started: from (0, row k) to (6, row k + 1)
+        of its own 7×7 grid (``EndlessMysteryPath.add_path_segment``), its walls and noise
+        drawn from the segment's own key."""
+        rows = st.seg_rows[jnp.minimum(jnp.stack([k, k + 1]), self.variant.max_segments)]
+        bits = jax.random.bits(self._segment_key(st.key, k), (PATH_WORDS,), jnp.uint32)
+        return build(bits, jnp.stack([0, rows[0]]), jnp.stack([GRID - 1, rows[1]]))
 
     def _commit(self, st: EndlessState, k, path, length, when=True) -> EndlessState:
         """Write segment ``k``'s path (cells from start to end, padded with -1) and its
@@ -627,39 +616,36 @@ class MysteryPath(Environment):
             built=jnp.where(when, k + 1, st.built),
         )
 
-    def _tick(self, st: EndlessState, work) -> EndlessState:
-        """One unit of building work where ``work`` (bool): an A* iteration of segment
-        ``built``, or, once its goal is found, tracing and storing it and setting up the
-        next segment. Both are computed and the result selected field by field (under
-        vmap a ``lax.cond`` would run both and select the whole state)."""
+    def _store(self, st: EndlessState, when) -> EndlessState:
+        """Where ``when`` (bool) and the search of segment ``built`` is over: trace and
+        store that segment and set up the next one's search. Both are computed and the
+        result selected field by field (under vmap a ``lax.cond`` would run both and
+        select the whole state)."""
+        b = st.builder
         k = jnp.minimum(st.built, self.variant.max_segments - 1)
-        end = (GRID - 1) * GRID + st.seg_rows[k + 1]
         # A failed search cannot happen (the wall rules keep start and end connected);
-        # committing it anyway keeps the builder from stalling.
-        commit = work & (st.search.found | st.search.failed)
-        noise = st.b_noise[jnp.minimum(st.search.it, ASTAR_ITERATIONS - 1)]
-        search = search_step(st.search, st.b_walls, end, noise)  # a no-op once found
-        search = jax.tree.map(lambda a, b: jnp.where(work, a, b), search, st.search)
-        path, length = trace_path(st.search.prev, end)
-        fresh = self._init_builder(st, k + 1)
-        pick = lambda a, b: jnp.where(commit, a, b)  # noqa: E731
+        # storing it anyway keeps the builder from stalling.
+        commit = when & (b.search.found | b.search.failed)
+        path, length = trace_path(b.search.prev, b.end_cell)
         st = self._commit(st, k, path, length, commit)
-        return st.replace(
-            search=jax.tree.map(pick, fresh.search, search),
-            b_walls=pick(fresh.b_walls, st.b_walls),
-            b_noise=pick(fresh.b_noise, st.b_noise),
-        )
+        fresh = self._segment(st, k + 1)
+        return st.replace(builder=jax.tree.map(lambda x, y: jnp.where(commit, x, y), fresh, b))
 
     def _build(self, st: EndlessState, segment) -> EndlessState:
-        """Build segments ahead of the agent in ``segment``: ``build_ticks`` units of work
-        per step while fewer than ``segment + 3`` exist, and as many as it takes when the
-        agent's own segment is missing (only at speeds near one tile per step). The
-        original builds segment ``n`` when the agent enters ``n - 1``; segments do not
-        depend on the agent, so building them earlier gives the same path law."""
+        """Build segments ahead of the agent in ``segment``: ``build_ticks`` A* iterations
+        per step while fewer than ``segment + 3`` exist, the segment stored on the step
+        its search ends; as many as it takes when the agent's own segment is missing (only
+        at speeds near one tile per step). The original builds segment ``n`` when the
+        agent enters ``n - 1``; segments do not depend on the agent, so building them
+        earlier gives the same path law."""
         v = self.variant
+        work = (st.built < v.max_segments) & (st.built < segment + 3)
+        b = st.builder
         for _ in range(v.build_ticks):
-            st = self._tick(st, (st.built < v.max_segments) & (st.built < segment + 3))
-        limit = 3 * (ASTAR_ITERATIONS + 1)  # enough for the missing segment and more
+            b = tick(b)  # a no-op once the search is over
+        pick = lambda x, y: jnp.where(work, x, y)  # noqa: E731
+        st = self._store(st.replace(builder=jax.tree.map(pick, b, st.builder)), work)
+        limit = 2 * (ASTAR_ITERATIONS + 1)  # enough for the missing segment and more
 
         def cond(carry):
             st, n = carry
@@ -667,7 +653,7 @@ class MysteryPath(Environment):
 
         def body(carry):
             st, n = carry
-            return self._tick(st, True), n + 1
+            return self._store(st.replace(builder=tick(st.builder)), True), n + 1
 
         st, _ = jax.lax.while_loop(cond, body, (st, jnp.int32(0)))
         return st
@@ -695,9 +681,7 @@ class MysteryPath(Environment):
             stamina_mark=jnp.zeros(n_slots, jnp.int32),
             fall_map=jnp.zeros((n_cols, GRID + 2), bool),
             built=zero,
-            search=search_init(zero),
-            b_walls=jnp.zeros(CELLS, bool),
-            b_noise=jnp.ones((ASTAR_ITERATIONS, 4), jnp.int32),
+            builder=None,
             key=jax.random.key_data(k_seg),
             current=zero,
             ground_truth=jnp.zeros(3, jnp.int32),
@@ -710,13 +694,12 @@ class MysteryPath(Environment):
             off_path=jnp.asarray(False),
         )
         if segments is None:
-            start = st.seg_rows[0]
-            end = (GRID - 1) * GRID + st.seg_rows[1]
-            _, path, length, _ = generate_path(self._segment_key(st.key, 0), start, end)
+            first = finish(self._segment(st, zero), True)
+            path, length = trace_path(first.search.prev, first.end_cell)
             st = self._commit(st, zero, path, length)
         else:
             st = self._load_segments(st, segments)
-        st = self._init_builder(st, st.built)
+        st = st.replace(builder=self._segment(st, st.built))
         # The first node pays nothing (path[0][0].reward_visited = True).
         st = st.replace(reward_visited=st.reward_visited.at[0].set(True))
         offset = camera_offset(params.camera_offset_scale)
