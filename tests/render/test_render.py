@@ -34,6 +34,7 @@ from engram.render.blend import (
     rounded_top_rect,
     spans_mask,
 )
+from engram.render.spotlights import MaskedBands
 
 TABLE = jnp.asarray(circle_table(40))
 _circle_jit = jax.jit(filled_circle_mask, static_argnums=0)
@@ -298,3 +299,32 @@ def test_disc_spans_are_pygames_filled_circles_on_and_off_the_screen():
         [np.asarray(filled_circle_mask((84, 84), cx[i], cy[i], radius[i], table)) for i in range(n)]
     )
     np.testing.assert_array_equal(got, want)
+
+
+def test_sprite_row_spans_are_its_opaque_pixels_on_and_off_the_screen():
+    """MaskedBands.row_spans (the pixels Searing Spotlights' darkness leaves to a sprite
+    drawn above it) against the sprite's mask placed on an 84x84 screen by NumPy, for the
+    coin and the exit at several scales, inside and across every edge; the agent, whose
+    rows have two runs, is refused."""
+    rng = np.random.default_rng(5)
+    for scale in (0.25, 0.5, 1.0, 1.15, 1.5):
+        fill, outline = coin_masks(scale)
+        shape, border = exit_masks(scale)
+        for mask in ((fill | outline)[None], np.stack([shape | border, shape])):
+            d = mask.shape[1]
+            bands = MaskedBands.of(np.zeros((*mask.shape, 3), np.uint8), mask)
+            spans = jax.jit(bands.row_spans)
+            for _ in range(12):
+                i = int(rng.integers(0, len(mask)))
+                x, y = (int(v) for v in rng.integers(-d - 3, 84 + 3, 2))
+                lo, width = spans(i, x, y)
+                got = np.asarray(spans_mask(lo[None], width[None]))
+                want = np.zeros((84 + 4 * d, 84 + 4 * d), bool)  # the screen at (2d, 2d)
+                cx, cy = np.clip(x, -d, 84) + 2 * d, np.clip(y, -d, 84) + 2 * d
+                want[cy : cy + d, cx : cx + d] = mask[i]
+                np.testing.assert_array_equal(got, want[2 * d : 2 * d + 84, 2 * d : 2 * d + 84])
+    rgb, mask = agent_sprites(1.0)
+    agent = MaskedBands.of(rgb, mask)
+    assert agent.runs is None
+    with pytest.raises(ValueError, match="more than one run"):
+        agent.row_spans(0, 10, 10)

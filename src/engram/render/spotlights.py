@@ -39,6 +39,10 @@ class MaskedBands:
     table: jax.Array
     size: int
     width: int
+    #: The opaque pixels of each sprite row as one run, ``(start, width)`` int32 ``(2, N,
+    #: D)`` (offsets in px from the sprite's left edge; width 0: none); None when some row
+    #: has two runs. See :meth:`row_spans`.
+    runs: jax.Array | None = None
 
     @staticmethod
     def of(rgb: np.ndarray, mask: np.ndarray, width: int = 84) -> MaskedBands:
@@ -52,7 +56,33 @@ class MaskedBands:
             colour[:, k, :, k : k + d] = np.where(mask[..., None], rgb, 0)
             opaque[:, k, :, k : k + d] = np.where(mask[..., None], 255, 0)
         rows = [a[:, :, :, d : d + width].reshape(n * positions, -1) for a in (colour, opaque)]
-        return MaskedBands(jnp.asarray(np.concatenate(rows, axis=1)), d, width)
+        runs = _runs(mask)
+        return MaskedBands(
+            jnp.asarray(np.concatenate(rows, axis=1)),
+            d,
+            width,
+            None if runs is None else jnp.asarray(runs),
+        )
+
+    def row_spans(self, index, x, y, height: int = 84) -> tuple[jax.Array, jax.Array]:
+        """The screen pixels sprite ``index`` covers at top-left ``(x, y)`` (clipped as
+        :meth:`overlay` clips), as row spans for :func:`engram.render.blend.spans_mask`:
+        ``(lo, width)`` int32 ``(height,)``, row ``y`` covered at columns ``lo .. lo +
+        width - 1`` (width 0: none).
+
+        Raises:
+            ValueError: the sprite has a row of two runs (:attr:`runs` is None).
+        """
+        if self.runs is None:
+            raise ValueError("row_spans: a sprite row has more than one run of opaque pixels")
+        d = self.size
+        x = jnp.clip(x, -d, self.width)
+        y = jnp.clip(y, -d, height)
+        # Screen row r is sprite row r - y: one window of the sprite's runs padded with
+        # `height` empty rows each side (a dynamic slice, not a gather per row).
+        padded = jnp.pad(self.runs[:, index], ((0, 0), (height, height)))
+        start, width = jax.lax.dynamic_slice(padded, (0, height - y), (2, height))
+        return x + start, width
 
     def overlay(self, frame: jax.Array, pad: int, index, x, y) -> jax.Array:
         """Draw sprite ``index`` (int32) with its top-left at ``(x, y)`` (px, clipped to the
@@ -66,6 +96,22 @@ class MaskedBands:
         start = (y + pad) * row
         under = jax.lax.dynamic_slice(frame, (start,), (d * row,))
         return jax.lax.dynamic_update_slice(frame, jnp.where(opaque != 0, colour, under), (start,))
+
+
+def _runs(mask: np.ndarray) -> np.ndarray | None:
+    """``(start, width)`` int32 ``(2, N, D)`` of the opaque run of each row of bool ``(N,
+    D, D)`` sprites (width 0 where a row is empty); None if a row has two runs."""
+    n, d = mask.shape[:2]
+    out = np.zeros((2, n, d), np.int32)
+    for i in range(n):
+        for r in range(d):
+            cols = np.flatnonzero(mask[i, r])
+            if cols.size == 0:
+                continue
+            if cols[-1] - cols[0] + 1 != cols.size:
+                return None
+            out[:, i, r] = cols[0], cols.size
+    return out
 
 
 def unpad_rows(frame: jax.Array, pad: int, width: int = 84) -> jax.Array:

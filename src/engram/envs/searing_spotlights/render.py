@@ -132,6 +132,29 @@ class Picture:
         self._floors = jnp.asarray(_floors(v, self._pad))
         self._disc_table = disc_table(v.max_radius)
         self._outlines = jnp.asarray(circle_outlines(v.max_radius))
+        self._lifted_order, self._lifted = self._lift_over_darkness()
+
+    def _bands(self, layer: str) -> MaskedBands:
+        return {"exit": self._exit, "agent": self._agent}.get(layer, self._coin)
+
+    def _lift_over_darkness(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The observation's layer order with the sprites right above the darkness drawn
+        just below it instead, and those sprites: the darkness then leaves their opaque
+        pixels as they are (its ``exempt`` spans), the same frame. Putting the darkened
+        screen back into the padded frame to draw a sprite over it cost Endless Searing
+        Spotlights' shown coin 16 of a frame's 27 microseconds at B=512. Only sprites
+        whose opaque pixels are one run per row (:attr:`MaskedBands.runs`) move."""
+        order = self._order
+        spot = order.index("spot")
+        lifted = []
+        for layer in order[spot + 1 :]:
+            if layer == "exit" and not self._variant.use_exit:
+                continue  # never drawn
+            if layer in ("top", "bg") or self._bands(layer).runs is None:
+                break
+            lifted.append(layer)
+        rest = [layer for layer in order[spot + 1 :] if layer not in lifted]
+        return (*order[:spot], *lifted, "spot", *rest), tuple(lifted)
 
     def _health_width(self, state: State, params: Params):
         """Red bar: ``int(84 // 2 * (1 - health / agent_health))`` (see
@@ -168,10 +191,13 @@ class Picture:
         red = state.hit & params.visual_feedback
         frame = table_row(self._floors, red.astype(jnp.int32))
         rows = None  # the screen rows after a whole-screen layer
-        for layer in self._order:
+        for layer in self._order if debug else self._lifted_order:
             if layer == "spot":
-                draw = self._draw_outlines if debug else self._draw_darkness
-                rows = draw(self._screen(frame) if rows is None else rows, state)
+                rows = self._screen(frame) if rows is None else rows
+                if debug:
+                    rows = self._draw_outlines(rows, state)
+                else:
+                    rows = self._draw_darkness(rows, state, self._exempt(state, params))
             elif layer == "top":
                 rows = self._screen(frame) if rows is None else rows
                 rows = self._draw_bar(rows, state, params, debug)
@@ -191,37 +217,54 @@ class Picture:
 
     def _draw_sprite(self, frame, state, params, layer):
         """The coin(s), exit or agent (``layer``) over a flat, padded frame."""
-        pad = self._pad
+        bands = self._bands(layer)
+        for index, x, y in self._places(state, params, layer):
+            frame = bands.overlay(frame, self._pad, index, x, y)
+        return frame
+
+    def _places(self, state, params, layer) -> list:
+        """Where ``layer``'s sprites go: ``(sprite index, x, y)`` (int32, top-left in px)
+        each. Coins (finite: each one not yet collected; endless: the current one, where
+        ``layer`` is drawn in this frame) have their top-left at centre - radius; one not
+        drawn is placed left of the screen."""
+        v = self._variant
         if layer == "exit":
             n = self._exit_size
             x, y = state.exit_pos[0] - n // 2, state.exit_pos[1] - n // 2
-            return self._exit.overlay(frame, pad, state.exit_open.astype(jnp.int32), x, y)
+            return [(state.exit_open.astype(jnp.int32), x, y)]
         if layer == "agent":
             h = self._sprite_half
-            x, y = state.pos[0] - h, state.pos[1] - h
-            return self._agent.overlay(frame, pad, state.sprite_rotation // 45, x, y)
-        return self._draw_coins(frame, state, params, layer)
-
-    def _draw_coins(self, frame, state, params, layer):
-        """Coins (finite: each one not yet collected; endless: the current one, where
-        ``layer`` is drawn in this frame) with their top-left at centre - radius."""
-        v, r, pad = self._variant, self._coin_radius, self._pad
-        hidden = jnp.int32(-self._coin.size)  # left of the screen: nothing drawn
+            return [(state.sprite_rotation // 45, state.pos[0] - h, state.pos[1] - h)]
+        r = self._coin_radius
+        hidden = jnp.int32(-self._coin.size)
         if v.endless:
             show = state.coin_t < params.coin_show_duration
             cond = {"coin": True, "coin_hidden": ~show, "coin_shown": show}[layer]
             coin = state.coin_pos[state.coin_index % v.coins]
-            x = jnp.where(cond, coin[0] - r, hidden)
-            return self._coin.overlay(frame, pad, 0, x, coin[1] - r)
+            return [(0, jnp.where(cond, coin[0] - r, hidden), coin[1] - r)]
+        places = []
         for i in range(v.coins):
             c = state.coin_pos[i]
-            x = jnp.where(state.coin_alive[i], c[0] - r, hidden)
-            frame = self._coin.overlay(frame, pad, 0, x, c[1] - r)
-        return frame
+            places.append((0, jnp.where(state.coin_alive[i], c[0] - r, hidden), c[1] - r))
+        return places
 
-    def _draw_darkness(self, rows, state):
+    def _exempt(self, state, params) -> tuple[jax.Array, jax.Array] | None:
+        """The pixels of the sprites drawn below the darkness in place of above it
+        (:meth:`_lift_over_darkness`), which it leaves as they are: row spans ``(lo,
+        width)`` int32 ``(n, 84)`` in px, or None."""
+        spans = [
+            self._bands(layer).row_spans(index, x, y)
+            for layer in self._lifted
+            for index, x, y in self._places(state, params, layer)
+        ]
+        if not spans:
+            return None
+        return jnp.stack([lo for lo, _ in spans]), jnp.stack([w for _, w in spans])
+
+    def _draw_darkness(self, rows, state, exempt=None):
         """The darkness layer over the screen rows uint8 (84, 252), lit where this step's
-        spotlights are drawn."""
+        spotlights are drawn; the pixels of the ``exempt`` row spans (``(lo, width)`` int32
+        ``(n, 84)``, px) are left as they are."""
         alpha = computed_once(state.alpha)
         if not self._variant.black_background:
             # Without rings the layer is the union of the discs: their row spans, then one
@@ -231,13 +274,19 @@ class Picture:
             geometry = jnp.stack([centre[:, 0], centre[:, 1], state.spot_radius, drawn], axis=1)
             cx, cy, r, on = computed_once(geometry.astype(jnp.int32)).T
             lo, width = disc_spans(cx, cy, r, self._disc_table)
-            spans = jnp.stack([3 * lo, 3 * jnp.where(on[:, None] != 0, width, 0)])
-            spans = computed_once(spans)  # see computed_once
+            width = jnp.where(on[:, None] != 0, width, 0)
+            if exempt is not None:
+                lo, width = jnp.concatenate([lo, exempt[0]]), jnp.concatenate([width, exempt[1]])
+            spans = computed_once(jnp.stack([3 * lo, 3 * width]))  # see computed_once
             return darken(rows, alpha, spans_mask(spans[0], spans[1], SCREEN * 3))
         hole, ring = self._spot_layer(state)
         # Computed once per pixel (see computed_once), read per byte.
-        light = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0)
-        return darken(rows, alpha, light, bytes_of(ring))
+        light, ring = bytes_of(computed_once(hole.astype(jnp.uint8)) != 0), bytes_of(ring)
+        if exempt is not None:
+            spans = computed_once(jnp.stack([3 * exempt[0], 3 * exempt[1]]))
+            kept = spans_mask(spans[0], spans[1], SCREEN * 3)
+            light, ring = light | kept, ring & ~kept
+        return darken(rows, alpha, light, ring)
 
     def _spot_layer(self, state):
         """Hole (bool (84, 84), the red colour key) and white ring (1-px border) of
