@@ -78,11 +78,12 @@ class MaskedBands:
         d = self.size
         x = jnp.clip(x, -d, self.width)
         y = jnp.clip(y, -d, height)
-        # Screen row r is sprite row r - y: one window of the sprite's runs padded with
-        # `height` empty rows each side (a dynamic slice, not a gather per row).
-        padded = jnp.pad(self.runs[:, index], ((0, 0), (height, height)))
-        start, width = jax.lax.dynamic_slice(padded, (0, height - y), (2, height))
-        return x + start, width
+        # Screen row r is sprite row r - y: one window of the runs padded with `height`
+        # empty rows each side (one dynamic slice, not a gather per row; the padded table
+        # is a constant, as in engram.render.blend.disc_spans).
+        padded = jnp.pad(self.runs, ((0, 0), (0, 0), (height, height)))
+        window = jax.lax.dynamic_slice(padded, (0, index, height - y), (2, 1, height))
+        return x + window[0, 0], window[1, 0]
 
     def overlay(self, frame: jax.Array, pad: int, index, x, y) -> jax.Array:
         """Draw sprite ``index`` (int32) with its top-left at ``(x, y)`` (px, clipped to the
