@@ -150,7 +150,7 @@ class Picture:
         for layer in order[spot + 1 :]:
             if layer == "exit" and not self._variant.use_exit:
                 continue  # never drawn
-            if layer in ("top", "bg") or self._bands(layer).runs is None:
+            if layer == "top" or self._bands(layer).runs is None:
                 break
             lifted.append(layer)
         rest = [layer for layer in order[spot + 1 :] if layer not in lifted]
