@@ -328,3 +328,22 @@ def test_sprite_row_spans_are_its_opaque_pixels_on_and_off_the_screen():
     assert agent.runs is None
     with pytest.raises(ValueError, match="more than one run"):
         agent.row_spans(0, 10, 10)
+
+
+def test_settled_zeroes_only_the_first_byte_of_the_margin_so_the_screen_is_unchanged():
+    # settled() is a write XLA fuses in place of a sprite's band: it must touch nothing
+    # but byte 0, which lies in the blank margin that unpad drops.
+    from engram.render.ops import SpriteBands, settled
+
+    rng = np.random.default_rng(3)
+    sprite = rng.integers(1, 256, (1, 4, 4, 3), dtype=np.uint8)
+    bands = SpriteBands.of(sprite, np.ones((1, 4, 4), bool), width=6)
+    screen = rng.integers(0, 256, 6 * 6 * 3, dtype=np.uint8)
+    frame = jnp.asarray(bands.pad(screen[None])[0])
+    frame = frame.at[0].set(7)  # whatever a sprite left in the margin
+    drawn = bands.overlay(frame, 0, 1, -2)
+    out = jax.jit(settled)(drawn)
+    expected = np.asarray(drawn).copy()
+    expected[0] = 0
+    np.testing.assert_array_equal(np.asarray(out), expected)
+    np.testing.assert_array_equal(np.asarray(bands.unpad(out)), np.asarray(bands.unpad(drawn)))

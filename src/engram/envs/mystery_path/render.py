@@ -24,7 +24,7 @@ from engram.envs.mystery_path.geometry import (
 )
 from engram.envs.mystery_path.path_search import GRID, cells_of_mask
 from engram.render import agent_sprites, draw_line
-from engram.render.ops import SpriteBands, computed_once, table_row
+from engram.render.ops import SpriteBands, computed_once, settled, table_row
 
 if TYPE_CHECKING:
     from engram.envs.mystery_path.env import EndlessState, Params, State, Variant
@@ -166,7 +166,7 @@ class Picture:
         frame = bands.overlay(frame, state.rotation // 45, x, y)
         show = state.off_path & params.visual_feedback
         frame = _overlay_marker(frame, self._marker_bands, show, x, y)
-        return bands.unpad(frame).reshape(SCREEN, SCREEN, 3)
+        return bands.unpad(settled(frame)).reshape(SCREEN, SCREEN, 3)
 
     def _debug_tiles(self, state: State):
         """The debug background: black, the path white, the walls red, the end green and
@@ -317,4 +317,4 @@ class Picture:
         mx = (jnp.sign(mx) * jnp.floor(jnp.abs(mx) + 0.5)).astype(jnp.int32)
         show = st.off_path & params.visual_feedback
         frame = _overlay_marker(frame, self._marker_bands, show, mx - h, st.pos[1] - h)
-        return bands.unpad(frame).reshape(SCREEN, SCREEN, 3)
+        return bands.unpad(settled(frame)).reshape(SCREEN, SCREEN, 3)

@@ -27,7 +27,7 @@ from engram.render.blend import (
     disc_table,
     spans_mask,
 )
-from engram.render.ops import computed_once, table_row
+from engram.render.ops import computed_once, settled, table_row
 from engram.render.spotlights import MaskedBands, bytes_of, darken, unpad_rows
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ class Picture:
 
     def _screen(self, frame: jax.Array) -> jax.Array:
         """The screen rows of a flat, padded frame: uint8 (84, 252)."""
-        return unpad_rows(frame, self._pad).reshape(SCREEN, -1)
+        return unpad_rows(settled(frame), self._pad).reshape(SCREEN, -1)
 
     def _draw_sprite(self, frame, state, params, layer):
         """The coin(s), exit or agent (``layer``) over a flat, padded frame."""
