@@ -189,9 +189,11 @@ def computed_once(x: jax.Array) -> jax.Array:
     value read in a pass over the pixels (a spotlight's centre, the end of double-float
     path arithmetic and of ``AutoReset``'s selects) is recomputed for every pixel: that
     made a frame cost milliseconds. ``lax.optimization_barrier`` does not stop it (the
-    CPU pipeline removes barriers before fusing), but a reduction is never fused into
-    its consumers: ``x`` is written as the maximum of itself and its type's smallest
-    value (XLA does not simplify that reduction away)."""
+    CPU pipeline removes barriers before fusing), but under ``vmap`` a reduction is not
+    fused into its consumers: ``x`` is written as the maximum of itself and its type's
+    smallest value (XLA does not simplify that reduction away). Without ``vmap`` XLA did
+    fuse it into a frame-sized consumer (a whole frame passed through it, one Searing
+    Spotlights environment); for a frame drawn into see :func:`settled`."""
     low = jnp.full_like(x, jnp.iinfo(x.dtype).min)
     return jnp.max(jnp.stack([x, low]), axis=0)
 
