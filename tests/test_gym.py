@@ -151,3 +151,25 @@ def test_endless_reset_info_has_the_ground_truth_of_the_first_step(env_id):
     vec = make_vec(f"engram/{env_id}", num_envs=3)
     _, vinfo = vec.reset(seed=3)
     assert vinfo["ground_truth"].shape == (3, *gt.shape) and vinfo["_ground_truth"].all()
+
+
+def test_action_bounds_agree_with_gymnasiums_contains():
+    # action_array compares Discrete / MultiDiscrete bounds itself (speed); Gymnasium's
+    # own contains is the reference, on values in, at and past every bound.
+    from engram.gym.env import action_array
+
+    rng = np.random.default_rng(0)
+    spaces = [
+        gymnasium.spaces.Discrete(4),
+        gymnasium.spaces.Discrete(3, start=-1),
+        gymnasium.spaces.MultiDiscrete([3, 3]),
+        gymnasium.spaces.MultiDiscrete([2, 5], start=[1, -2]),
+    ]
+    for space in spaces:
+        for _ in range(200):
+            a = rng.integers(-4, 8, space.shape)
+            try:
+                got = action_array(a, space)
+            except ValueError:
+                got = None
+            assert (got is not None) == space.contains(a.astype(space.dtype)), (space, a)

@@ -83,11 +83,25 @@ def action_array(action, space: gymnasium.spaces.Space, name: str = "action") ->
         raise ValueError(f"{name}: got {action!r} (dtype {a.dtype}), expected integers in {space}")
     if isinstance(space, gymnasium.spaces.Discrete) and a.size == 1:
         a = a.reshape(())
-    if a.shape != space.shape or not space.contains(a.astype(space.dtype)):
+    if a.shape != space.shape or not _within(a, space):
         raise ValueError(
             f"{name}: got {action!r}, expected an action in {space} (shape {space.shape})"
         )
     return a.astype(np.int32)
+
+
+def _within(a: np.ndarray, space: gymnasium.spaces.Space) -> bool:
+    """Whether the integer array ``a`` (of the space's shape) lies in ``space``.
+
+    Discrete and MultiDiscrete bounds are compared as Python integers: their ``contains``
+    cost about 50 of the 200 microseconds of a ``MysteryPath-v0`` step (issue 17)."""
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return int(space.start) <= int(a) < int(space.start) + int(space.n)
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        values, starts = a.ravel().tolist(), space.start.ravel().tolist()
+        sizes = space.nvec.ravel().tolist()
+        return all(lo <= v < lo + n for v, lo, n in zip(values, starts, sizes, strict=True))
+    return bool(space.contains(a.astype(space.dtype)))
 
 
 def _python(value):
