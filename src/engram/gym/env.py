@@ -93,8 +93,10 @@ def action_array(action, space: gymnasium.spaces.Space, name: str = "action") ->
 def _within(a: np.ndarray, space: gymnasium.spaces.Space) -> bool:
     """Whether the integer array ``a`` (of the space's shape) lies in ``space``.
 
-    Discrete and MultiDiscrete bounds are compared as Python integers: their ``contains``
-    cost about 50 of the 200 microseconds of a ``MysteryPath-v0`` step (issue 17)."""
+    Discrete and MultiDiscrete bounds are compared as Python integers: Gymnasium's
+    ``MultiDiscrete.contains`` alone took 11-15 microseconds, this whole check with
+    :func:`action_array` about 4 (issue 17: a ``gym.make`` step of the original's Mystery
+    Path costs about 100)."""
     if isinstance(space, gymnasium.spaces.Discrete):
         return int(space.start) <= int(a) < int(space.start) + int(space.n)
     if isinstance(space, gymnasium.spaces.MultiDiscrete):
