@@ -199,9 +199,10 @@ def computed_once(x: jax.Array) -> jax.Array:
 
 
 def settled(frame: jax.Array) -> jax.Array:
-    """``frame``, a flat frame whose first byte lies in a blank margin that is never shown
-    (:meth:`SpriteBands.pad`), with that byte set to 0: call it on a frame just drawn
-    into, before an element-wise pass over its screen rows.
+    """``frame`` (uint8 ``(N,)``, a flat frame whose first byte lies in a blank margin that
+    is never shown, :meth:`SpriteBands.pad`) with that byte set to 0, same shape and
+    dtype: call it on a frame just drawn into, before an element-wise pass over its
+    screen rows.
 
     XLA's CPU backend fuses the last dynamic update of a flat frame (a sprite's band,
     :meth:`SpriteBands.overlay`) into an element-wise reader of the frame (the screen's
@@ -209,7 +210,7 @@ def settled(frame: jax.Array) -> jax.Array:
     update is a scatter and stays apart) every byte of the screen then tests the sprite's
     window and reads its table in a loop that is not vectorised: Searing Spotlights'
     picture took 150-230 microseconds instead of 60-80, Mystery Path's 30-50 instead of
-    21 (one environment, one core). Written last, this one-byte update is what XLA fuses
+    15-22 (one environment, one core). Written last, this one-byte update is what XLA fuses
     into the reader, and the sprite is drawn in place, over its own rows.
     Not for Mortar Mayhem's picture: its frame is already read apart, and under ``vmap``
     the extra update cost it 30 microseconds an environment."""
