@@ -166,7 +166,12 @@ class Picture:
         frame = bands.overlay(frame, state.rotation // 45, x, y)
         show = state.off_path & params.visual_feedback
         frame = _overlay_marker(frame, self._marker_bands, show, x, y)
-        return bands.unpad(settled(frame)).reshape(SCREEN, SCREEN, 3)
+        return self._screen(frame)
+
+    def _screen(self, frame: jax.Array) -> jax.Array:
+        """The screen of a flat frame padded for the agent's bands, once its last sprite is
+        drawn (see :func:`engram.render.ops.settled`): uint8 (84, 84, 3)."""
+        return self._agent_bands.unpad(settled(frame)).reshape(SCREEN, SCREEN, 3)
 
     def _debug_tiles(self, state: State):
         """The debug background: black, the path white, the walls red, the end green and
@@ -317,4 +322,4 @@ class Picture:
         mx = (jnp.sign(mx) * jnp.floor(jnp.abs(mx) + 0.5)).astype(jnp.int32)
         show = st.off_path & params.visual_feedback
         frame = _overlay_marker(frame, self._marker_bands, show, mx - h, st.pos[1] - h)
-        return bands.unpad(settled(frame)).reshape(SCREEN, SCREEN, 3)
+        return self._screen(frame)
