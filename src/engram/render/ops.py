@@ -213,7 +213,13 @@ def settled(frame: jax.Array) -> jax.Array:
     15-22 (one environment, one core). Written last, this one-byte update is what XLA fuses
     into the reader, and the sprite is drawn in place, over its own rows.
     Not for Mortar Mayhem's picture: its frame is already read apart, and under ``vmap``
-    the extra update cost it 30 microseconds an environment."""
+    the extra update cost it 30 microseconds an environment.
+
+    The same write makes a frame that is still an expression a buffer before a sprite is
+    drawn on it: under ``vmap`` the slice of the rows under the sprite is a gather, into
+    which XLA fused the computation of those rows, in a pass over the rows' bytes that
+    recomputed per byte what varies per row and did not vectorise (Endless Mystery Path,
+    B=512: 9 of its 17 microseconds a frame; with ``settled`` first, under 1)."""
     return jax.lax.dynamic_update_slice(frame, jnp.zeros((1,), frame.dtype), (0,))
 
 
@@ -261,26 +267,20 @@ class SpriteBands:
         bands = wide[:, :, :, d : d + width].reshape(n * positions, d * width * 3)
         return SpriteBands(jnp.asarray(bands), d, width)
 
-    def overlay(self, frame: jax.Array, index, x, y, rows_under=None) -> jax.Array:
+    def overlay(self, frame: jax.Array, index, x, y) -> jax.Array:
         """Draw sprite ``index`` with its top-left at ``(x, y)`` over ``frame``, a flat
         uint8 screen with ``D`` blank rows above and below (``((H + 2 D) * W * 3,)``, see
         :meth:`pad` / :meth:`unpad`). Parts outside the screen are clipped.
 
-        ``rows_under``, optional: a function from int32 ``(D,)`` screen rows (some may lie
-        off the screen, in the blank rows :meth:`unpad` drops: any content will do there)
-        to their uint8 ``(D, W * 3)`` pixels in ``frame``. Give it where the frame is an
-        expression XLA would otherwise evaluate twice, whole, to slice the rows under the
-        sprite from it (under ``vmap`` that slice is a gather, and XLA fuses the frame's
-        computation into it)."""
+        Where ``frame`` is still an expression (a pass that has not been written yet), pass
+        ``settled(frame)`` (:func:`settled`): under ``vmap`` the slice of the rows under
+        the sprite is a gather, and XLA fuses the frame's whole computation into it."""
         d, row = self.size, self.width * 3
         x = jnp.clip(x, -d, self.width)
         y = jnp.clip(y, -d, frame.shape[0] // row - 2 * d)
         band = table_row(self.bands, index * (self.width + d + 1) + x + d)
         start = (y + d) * row
-        if rows_under is None:
-            under = jax.lax.dynamic_slice(frame, (start,), (d * row,))
-        else:
-            under = rows_under(y + jnp.arange(d)).reshape(-1)
+        under = jax.lax.dynamic_slice(frame, (start,), (d * row,))
         return jax.lax.dynamic_update_slice(frame, jnp.where(band != 0, band, under), (start,))
 
     def pad(self, frames: np.ndarray) -> np.ndarray:

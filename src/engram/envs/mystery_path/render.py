@@ -268,40 +268,28 @@ class Picture:
         built_rows = table[2 + ROWS :] != 0
         border = jnp.uint8(_BORDER[0])
 
-        def background(ys=None):
-            """uint8 (R, 84 * 3): screen rows ``ys`` (int32 (R,); None: all 84) before
-            the sprites and the stamina bar."""
-            if ys is None:
-                ys = py
-                by_row = lambda t: jnp.repeat(t, TILE, axis=0)  # noqa: E731
-            else:
-                # One select per tile row, where indexing by row gathers under vmap.
-                pick = jnp.clip(ys, 0, SCREEN - 1)[:, None] // TILE == jnp.arange(ROWS)
-
-                def by_row(t):
-                    return jnp.any(pick[:, :, None] & t[None], axis=1)
-
-            row_border = ((ys % TILE == 0) | (ys % TILE == TILE - 1))[:, None]
-            img = jnp.where(row_border, border, ice[None, :])
-            img = jnp.where(params.show_background, img, jnp.uint8(0))
-            if debug:
-                img = jnp.where(by_row(built_rows), jnp.uint8(200), img)
-            tile = jnp.where(row_border | tile_col[None, :], border, jnp.uint8(_PATH[0]))
-            return jnp.where(by_row(past_rows), tile, img)
-
+        # The screen before the sprites and the stamina bar.
+        by_row = lambda t: jnp.repeat(t, TILE, axis=0)  # noqa: E731
+        row_border = ((py % TILE == 0) | (py % TILE == TILE - 1))[:, None]
+        img = jnp.where(row_border, border, ice[None, :])
+        img = jnp.where(params.show_background, img, jnp.uint8(0))
+        if debug:
+            img = jnp.where(by_row(built_rows), jnp.uint8(200), img)
+        tile = jnp.where(row_border | tile_col[None, :], border, jnp.uint8(_PATH[0]))
+        screen = jnp.where(by_row(past_rows), tile, img)
         # Sprites go on the flat frame with blank bands above and below
-        # (SpriteBands.overlay): contiguous copies, where a blit scatters under vmap.
-        # The rows under the agent are drawn again from background(), where slicing
-        # them from the frame made XLA compute the whole frame twice.
+        # (SpriteBands.overlay): contiguous copies, where a blit scatters under vmap. The
+        # frame is settled first: slicing the rows under the agent from the unwritten
+        # frame made XLA compute them again, byte by byte, in a slow loop (settled).
         bands = self._agent_bands
         margin = jnp.zeros((bands.size, SCREEN * 3), jnp.uint8)
-        frame = jnp.concatenate([margin, background(), margin]).reshape(-1)
+        frame = settled(jnp.concatenate([margin, screen, margin]).reshape(-1))
         # The agent is always drawn at the screen x of the reset: agent_draw_x =
         # rect.left - camera_offset (52 with the defaults).
         offset = camera_offset(params.camera_offset_scale)
         left = jnp.trunc(self._radius - self._sprite_half - offset).astype(jnp.int32)
         h = self._sprite_half
-        frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h, background)
+        frame = bands.overlay(frame, st.rotation // 45, left, st.pos[1] - h)
         # Stamina bar: 4 px wide at x = 80, red for the spent part from the top:
         # int(84 * (1 - min(stamina, level) / level)) in float64: the integer floor,
         # one less where float64 rounds an exact integer down (stamina_bar_round_down).
