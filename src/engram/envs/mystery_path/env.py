@@ -618,18 +618,30 @@ class MysteryPath(Environment):
 
     def _store(self, st: EndlessState, when) -> EndlessState:
         """Where ``when`` (bool) and the search of segment ``built`` is over: trace and
-        store that segment and set up the next one's search. Both are computed and the
-        result selected field by field (under vmap a ``lax.cond`` would run both and
-        select the whole state)."""
+        store that segment and set up the next one's search.
+
+        The trace and the next search's set-up (its random bits: JAX's Threefry runs as
+        a loop of dozens of small kernels on the CPU) are a ``lax.cond`` over those small
+        values only: one environment (``gym.make``) computes them on the few steps that
+        store a segment (68 of the 307 microseconds of kernels of a step did it on every
+        step, ``jax.profiler``), and under ``vmap``, where the cond runs both sides and
+        selects, nothing larger than them is selected. The world arrays are written by
+        :meth:`_commit`, field by field."""
         b = st.builder
         k = jnp.minimum(st.built, self.variant.max_segments - 1)
         # A failed search cannot happen (the wall rules keep start and end connected);
         # storing it anyway keeps the builder from stalling.
         commit = when & (b.search.found | b.search.failed)
-        path, length = trace_path(b.search.prev, b.end_cell)
-        st = self._commit(st, k, path, length, commit)
-        fresh = self._segment(st, k + 1)
-        return st.replace(builder=jax.tree.map(lambda x, y: jnp.where(commit, x, y), fresh, b))
+
+        def stored(_):
+            path, length = trace_path(b.search.prev, b.end_cell)
+            return path, length, self._segment(st, k + 1)  # reads seg_rows and key only
+
+        def kept(_):
+            return jnp.full(CELLS, -1, jnp.int32), jnp.int32(0), b
+
+        path, length, builder = jax.lax.cond(commit, stored, kept, None)
+        return self._commit(st, k, path, length, commit).replace(builder=builder)
 
     def _build(self, st: EndlessState, segment) -> EndlessState:
         """Build segments ahead of the agent in ``segment``: ``build_ticks`` A* iterations
