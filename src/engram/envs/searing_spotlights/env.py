@@ -809,10 +809,10 @@ class SearingSpotlights(Environment):
         spawn = (state.spawned - params.initial_spawns < params.num_spawns) & (
             timer >= params.spawn_interval
         )
-        # Both branches would run under vmap anyway: select.
-        state = jax.tree.map(
-            lambda a, b: jnp.where(spawn, a, b), self._spawn(state, key, params), state
-        )
+        # A cond: one environment (gym.make) spawns, and draws the endless refill's random
+        # bits, only on the steps that spawn; under vmap both branches run and the state
+        # is selected, as a where() would.
+        state = jax.lax.cond(spawn, lambda s: self._spawn(s, key, params), lambda s: s, state)
         state = state.replace(spawn_timer=jnp.where(spawn, 0, timer))
 
         loc = spot_location(state)  # (S, 2, 2)
@@ -906,8 +906,13 @@ class SearingSpotlights(Environment):
             # The collected coin's queue entry gets coin index + K, which must avoid
             # coin index + K - 1 (the entry just before it).
             prev = state.coin_pos[(state.coin_index - 1) % v.coins]
-            fresh = self._next_endless_coin(
-                jax.random.bits(k_coin, (COIN_WORDS,), jnp.uint32), prev
+            # Drawn only where a coin is collected (a cond: see the spawn above).
+            fresh = jax.lax.cond(
+                got,
+                lambda: self._next_endless_coin(
+                    jax.random.bits(k_coin, (COIN_WORDS,), jnp.uint32), prev
+                ),
+                lambda: prev,
             )
             coin_pos = jnp.where(got, state.coin_pos.at[cur].set(fresh), state.coin_pos)
             coin_t = jnp.where(got, 0, state.coin_t) + 1
