@@ -529,9 +529,16 @@ class MysteryPath(Environment):
         reward = dfloat.add(reward, dfloat.select(fell, params.reward_fall_off, zero))
         reward = dfloat.add(reward, params.reward_step)
         state, truncated = self.count_step(state, reward, at_end, params.max_steps)
-        nxt = state.next
-        for _ in range(self.variant.build_ticks):
-            nxt = tick(nxt)
+        # The next episode's search, while it runs (a cond: one environment skips the
+        # ticks once it is over, most of an episode; under vmap both sides run and are
+        # selected, and a tick of a finished search is a no-op anyway).
+        search = state.next.search
+        nxt = jax.lax.cond(
+            ~search.found & ~search.failed & (search.it < ASTAR_ITERATIONS),
+            self._ticks,
+            lambda b: b,
+            state.next,
+        )
         # The goal step leaves is_off_path as it was (it can only be False there).
         new = state.replace(
             pos=pos,
@@ -545,6 +552,12 @@ class MysteryPath(Environment):
         )
         info = {**self.episode_info(new), "success": new.success, "num_fails": new.num_fails}
         return new, dfloat.value(reward), at_end, truncated, info
+
+    def _ticks(self, b: Builder) -> Builder:
+        """``Variant.build_ticks`` iterations of the search ``b``."""
+        for _ in range(self.variant.build_ticks):
+            b = tick(b)
+        return b
 
     # ------------------------------------------------------------------ render
     def observe(self, state, params: Params) -> jax.Array:
