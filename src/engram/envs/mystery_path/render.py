@@ -39,8 +39,8 @@ _ICE = (125, 177, 250)  # endless background tile (draw_icy_surface)
 _X_RED = (255, 0, 0)  # fall-off marker
 _STAMINA = ((0, 255, 0), (255, 0, 0))  # stamina bar: remaining, spent
 
-# Endless frames are drawn on flat rows, uint8 (84, 84 * 3): per byte column, its screen
-# x, the ice's colour and the stamina bar's colours (remaining, spent).
+# Endless frames are drawn on flat rows, uint8 (84, 84 * 3): per byte column, the ice's
+# colour and the stamina bar's colours (remaining, spent).
 _ICE_BYTES = np.tile(np.uint8(_ICE), SCREEN)
 ROWS = SCREEN // TILE  # rows of tiles on the screen
 _BAR_BYTES = np.stack([np.tile(np.uint8(c), SCREEN) for c in _STAMINA])
