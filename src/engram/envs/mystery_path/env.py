@@ -78,6 +78,7 @@ from engram.envs.mystery_path.path_search import (
     mask_bit,
     mask_of_cells,
     path_mask,
+    running,
     tick,
     trace_path,
 )
@@ -532,13 +533,7 @@ class MysteryPath(Environment):
         # The next episode's search, while it runs (a cond: one environment skips the
         # ticks once it is over, most of an episode; under vmap both sides run and are
         # selected, and a tick of a finished search is a no-op anyway).
-        search = state.next.search
-        nxt = jax.lax.cond(
-            ~search.found & ~search.failed & (search.it < ASTAR_ITERATIONS),
-            self._ticks,
-            lambda b: b,
-            state.next,
-        )
+        nxt = jax.lax.cond(running(state.next), self._ticks, lambda b: b, state.next)
         # The goal step leaves is_off_path as it was (it can only be False there).
         new = state.replace(
             pos=pos,
@@ -665,9 +660,7 @@ class MysteryPath(Environment):
         earlier gives the same path law."""
         v = self.variant
         work = (st.built < v.max_segments) & (st.built < segment + 3)
-        b = st.builder
-        for _ in range(v.build_ticks):
-            b = tick(b)  # a no-op once the search is over
+        b = self._ticks(st.builder)  # a no-op once the search is over
         pick = lambda x, y: jnp.where(work, x, y)  # noqa: E731
         st = self._store(st.replace(builder=jax.tree.map(pick, b, st.builder)), work)
         limit = 2 * (ASTAR_ITERATIONS + 1)  # enough for the missing segment and more

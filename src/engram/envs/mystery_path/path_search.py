@@ -332,15 +332,17 @@ def tick(b: Builder) -> Builder:
     return b.replace(search=search_step(b.search, b.walls, b.end_cell, noise))
 
 
+def running(b: Builder) -> jax.Array:
+    """bool: the search ``b`` is not over (neither found nor failed, and within
+    :data:`ASTAR_ITERATIONS`), so a :func:`tick` still changes it."""
+    s = b.search
+    return ~s.found & ~s.failed & (s.it < ASTAR_ITERATIONS)
+
+
 def finish(b: Builder, needed) -> Builder:
     """Run the search to its end where ``needed`` (bool): a loop of as many iterations as
     the lane that needs most (none when no lane needs any)."""
-
-    def cond(b):
-        s = b.search
-        return needed & ~s.found & ~s.failed & (s.it < ASTAR_ITERATIONS)
-
-    return jax.lax.while_loop(cond, tick, b)
+    return jax.lax.while_loop(lambda b: needed & running(b), tick, b)
 
 
 def path_mask(b: Builder):
