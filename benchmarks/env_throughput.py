@@ -9,7 +9,13 @@ For each environment id this measures, in one run on this machine:
 * engram: ``engram.core.autoreset_step_batch`` (exactly ``vmap(AutoReset(env).step)``,
   fresh episodes drawn only for the environments that finished; what training's rollout
   and ``gym.make_vec``'s same-step mode run) inside a ``lax.scan``, uniformly random
-  actions, at each batch size (frames/s; compile time reported apart);
+  actions, at each batch size (frames/s; compile time reported apart), on one device
+  by default; with ``--cpu-devices N`` the batch is split evenly over N JAX CPU devices
+  (``jax.shard_map``), each stepping its own environments, as the original runs one
+  process per core. Measured on a 2-core machine (3 December 2026, alternating runs) it
+  is not a safe default: Mortar Mayhem and Mystery Path gained 1.4-2.3x at B=128 and
+  0.9-1.9x at B=64, Searing Spotlights fell to a seventh at B=64 (7,136-8,004 frames/s
+  against 55,011 on one device);
 * the ratio of engram's best batch to the original's total;
 * optionally (``--batch-autoreset K``) engram with ``engram.core.BatchAutoReset`` drawing
   batch/K fresh episodes per step, in a table of its own (not the headline).
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -169,23 +176,44 @@ def bandwidth_limit(frames: int, seconds: float) -> float:
     return calls * frames * FRAME_BYTES / elapsed
 
 
+def split_over(batch: int, devices) -> list:
+    """The devices a batch of ``batch`` environments is split over: as many of ``devices``
+    as divide it evenly (the greatest common divisor), in order."""
+    return list(devices)[: math.gcd(batch, len(devices))]
+
+
 def engram_throughput(
-    env_id: str, batch: int, seconds: float, frames_per_call: int, batch_autoreset=None
+    env_id: str,
+    batch: int,
+    seconds: float,
+    frames_per_call: int,
+    batch_autoreset=None,
+    devices=None,
 ) -> dict:
     """frames/s and compile seconds of a scanned, batched rollout with random actions.
 
     ``batch_autoreset`` None: ``autoreset_step_batch``, a fresh episode for every
     finished environment (exact). An int K: ``BatchAutoReset`` drawing ``batch // K``
     fresh episodes per step. Each call scans ``frames_per_call // batch`` steps (at least
-    1)."""
+    1).
+
+    ``devices`` (default ``jax.devices()``): the batch is split evenly over as many of
+    them as divide it (:func:`split_over`), one ``jax.shard_map`` shard each: every device
+    steps its own environments with its own keys, and nothing crosses devices until the
+    per-device checksums are XORed after the run. With one JAX CPU device per core
+    (``--cpu-devices``) each shard can run on its own core, where a single program on one
+    device leaves much of a second core idle (most of its kernels are too small for XLA to
+    split); see the module docstring for what that gave."""
     env, params = engram.make(env_id)
+    devices = split_over(batch, jax.devices() if devices is None else devices)
+    per = batch // len(devices)
     if batch_autoreset is None:
 
         def step(key, states, actions):
-            keys = jax.random.split(key, batch)
+            keys = jax.random.split(key, per)
             return engram.core.autoreset_step_batch(env, keys, states, actions, params)
     else:
-        wrapped = engram.core.BatchAutoReset(env, max(1, batch // batch_autoreset))
+        wrapped = engram.core.BatchAutoReset(env, max(1, per // batch_autoreset))
 
         def step(key, states, actions):
             return wrapped.step(key, states, actions, params)
@@ -195,39 +223,66 @@ def engram_throughput(
     def body(carry, key):
         states, check, ret = carry
         k_act, k_step = jax.random.split(key)
-        actions = jax.vmap(env.action_space.sample)(jax.random.split(k_act, batch))
+        actions = jax.vmap(env.action_space.sample)(jax.random.split(k_act, per))
         obs, states, reward, *_ = step(k_step, states, actions)
         # ``info["final_obs"]`` (the terminal frame) is not consumed, as in a rollout that
         # does not bootstrap from it; environments that render from their state
         # (``observes_state``) then draw one frame per step.
         return (states, fold_checksum(check, obs), ret + reward.sum()), None
 
-    def rollout(carry):
-        key, states, check, ret = carry
-        key, k_scan = jax.random.split(key)
+    def shard(key_data, states, check, ret):
+        # One device's share: its key, its environments, its checksum and return (each
+        # with a leading axis of 1, the device's slice of the device axis).
+        key, k_scan = jax.random.split(jax.random.wrap_key_data(key_data[0]))
+        check = [c[0] for c in check]
         (states, check, ret), _ = jax.lax.scan(
-            body, (states, check, ret), jax.random.split(k_scan, length)
+            body, (states, check, ret[0]), jax.random.split(k_scan, length)
         )
-        return key, states, check, ret
+        return jax.random.key_data(key)[None], states, [c[None] for c in check], ret[None]
+
+    mesh = jax.sharding.Mesh(np.array(devices), ("envs",))
+    spec = jax.sharding.PartitionSpec("envs")
+    # check_vma=False: the environments' lax.cond branches mix values that vary across
+    # devices with constants, which shard_map's replication check refuses.
+    rollout = jax.shard_map(shard, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
     k_reset, k_run = jax.random.split(jax.random.key(0))
     _, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(
         jax.random.split(k_reset, batch), params
     )
     obs_shape = jax.eval_shape(env.reset, jax.random.key(0), params)[0]
-    check = empty_checksum(obs_shape)
-    obs_bytes = sum(a.size for a in check)
-    carry = (k_run, states, check, jnp.float32(0))
+    check = [jnp.tile(c, (len(devices), 1)) for c in empty_checksum(obs_shape)]
+    obs_bytes = sum(c.shape[1] for c in check)
+    key_data = jax.random.key_data(jax.random.split(k_run, len(devices)))
+    carry = (key_data, states, check, jnp.zeros(len(devices), jnp.float32))
+    carry = jax.device_put(carry, jax.sharding.NamedSharding(mesh, spec))
     t0 = time.perf_counter()
-    run = jax.jit(rollout, donate_argnums=0).lower(carry).compile()
+    run = jax.jit(lambda c: rollout(*c), donate_argnums=0).lower(carry).compile()
     compile_s = time.perf_counter() - t0
     calls, elapsed, carry = timed_calls(run, carry, seconds)
+    xor = [np.bitwise_xor.reduce(np.asarray(c), axis=0) for c in carry[2]]
     return {
         "fps": calls * length * batch / elapsed,
         "compile_s": compile_s,
         "obs_bytes": obs_bytes,
-        "checksum": checksum_value(carry[2]),
+        "devices": len(devices),
+        "checksum": checksum_value(xor),
     }
+
+
+def use_cpu_devices(n: int | None) -> None:
+    """Give JAX's CPU backend ``n`` devices (None: ``$JAX_NUM_CPU_DEVICES``, else 1). It
+    must happen before JAX starts the backend; a backend already started with another
+    count (e.g. ``main`` called in a process that ran JAX) keeps it, with a note on
+    stderr."""
+    if n is None:
+        n = int(os.environ.get("JAX_NUM_CPU_DEVICES") or 1)
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:  # the backend already runs
+        have = len(jax.devices("cpu"))
+        if have != n:
+            print(f"JAX's CPU backend already runs with {have} device(s), not {n}", file=sys.stderr)
 
 
 def machine() -> str:
@@ -297,9 +352,20 @@ def main(argv=None) -> None:
         help="also measure engram.core.BatchAutoReset with batch/K fresh episodes per step "
         "(K defaults to 16), in a table of its own",
     )
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        metavar="N",
+        help="JAX CPU devices to split each batch over (default: $JAX_NUM_CPU_DEVICES, "
+        "else 1: every batch one program on one device)",
+    )
     parser.add_argument("--bandwidth-frames", type=int, default=4096)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
+    if args.cpu_devices is not None and args.cpu_devices < 1:
+        parser.error(f"--cpu-devices: got {args.cpu_devices}, expected an int >= 1")
+    use_cpu_devices(args.cpu_devices)
     ids = args.ids or engram.registered_ids()
     for env_id in ids:
         if env_id not in engram.registered_ids():
@@ -334,7 +400,8 @@ def main(argv=None) -> None:
 
     method = "every frame used: checksum of all pixels folded into the output"
     print(
-        f"Machine: {machine()}; jax {jax.__version__} ({jax.devices()[0].platform}); "
+        f"Machine: {machine()}; jax {jax.__version__} ({jax.devices()[0].platform}, "
+        f"{jax.device_count()} device(s): each batch split over as many as divide it); "
         f"method: {method}."
     )
     print(

@@ -4,6 +4,9 @@ every byte of every observation, or XLA could skip drawing what it does not read
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -43,3 +46,22 @@ def test_every_byte_of_every_leaf_changes_the_checksum():
         else:
             leaf[(env, *index)] ^= 1
         assert _fold(changed) != base, (name, env, index)
+
+
+def test_split_over_takes_as_many_devices_as_divide_the_batch():
+    assert bench.split_over(64, "ab") == ["a", "b"]
+    assert bench.split_over(1, "ab") == ["a"]
+    assert bench.split_over(6, "abcd") == ["a", "b"]
+    assert bench.split_over(7, "abcd") == ["a"]
+
+
+def test_a_batch_is_split_over_the_cpu_devices(tmp_path):
+    # JAX fixes its device count when it starts: a fresh interpreter with 2 CPU devices.
+    out = tmp_path / "out.json"
+    args = ["--ids", "MortarMayhem-Grid-v0", "--batches", "1", "2", "--seconds", "0.01"]
+    args += ["--frames-per-call", "4", "--bandwidth-frames", "8", "--cpu-devices", "2"]
+    args += ["--json", str(out)]
+    subprocess.run([sys.executable, str(_PATH), *args], check=True, capture_output=True)
+    row = json.loads(out.read_text())["rows"][0]
+    assert {b: m["devices"] for b, m in row["autoreset"].items()} == {"1": 1, "2": 2}
+    assert all(m["fps"] > 0 for m in row["autoreset"].values())

@@ -108,6 +108,8 @@ def _within(a: np.ndarray, space: gymnasium.spaces.Space) -> bool:
 
 def _python(value):
     """A 0-d array as a Python scalar (the original's info values are Python numbers)."""
+    if isinstance(value, (bool, int, float)):  # already one (the runner's small results)
+        return value
     a = np.asarray(value)
     return a.item() if a.ndim == 0 else a
 
