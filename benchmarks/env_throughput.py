@@ -12,10 +12,9 @@ For each environment id this measures, in one run on this machine:
   actions, at each batch size (frames/s; compile time reported apart), on one device
   by default; with ``--cpu-devices N`` the batch is split evenly over N JAX CPU devices
   (``jax.shard_map``), each stepping its own environments, as the original runs one
-  process per core. Measured on a 2-core machine (3 December 2026, alternating runs) it
-  is not a safe default: Mortar Mayhem and Mystery Path gained 1.4-2.3x at B=128 and
-  0.9-1.9x at B=64, Searing Spotlights fell to a seventh at B=64 (7,136-8,004 frames/s
-  against 55,011 on one device);
+  process per core. On a 2-core machine (3 December 2026, alternating runs; README) Mortar
+  Mayhem and Mystery Path gained 1.4-2.3x at B=128 but moved between 0.9x and 1.9x at
+  B=64, so one device stays the default;
 * the ratio of engram's best batch to the original's total;
 * optionally (``--batch-autoreset K``) engram with ``engram.core.BatchAutoReset`` drawing
   batch/K fresh episodes per step, in a table of its own (not the headline).
@@ -140,7 +139,12 @@ def fold_checksum(acc: list[jax.Array], obs) -> list[jax.Array]:
     fuses into the rendering (about 0.3 microseconds a frame). An earlier version XORed
     each frame's 32-bit words: reading uint8 frames as 32-bit words is scalar code there,
     and it cost up to 60 microseconds a frame where XLA fused the renderer into it (a
-    Mortar Mayhem frame measured 10 microseconds with it, 6 with this)."""
+    Mortar Mayhem frame measured 10 microseconds with it, 6 with this).
+
+    Known limit: at small batches XLA may fuse the whole picture into this reduction and
+    recompute it per byte in a loop over the environments. Searing Spotlights made 3,771
+    frames/s at B=32 this way, where a rollout storing its frames made 27,958 (README,
+    "Splitting a batch over CPU devices"); compare small batches with care."""
     xor = jax.lax.bitwise_xor
     return [
         a ^ jax.lax.reduce(x, jnp.uint8(0), xor, (0,))
