@@ -198,8 +198,8 @@ def engram_throughput(
 
     ``batch_autoreset`` None: ``autoreset_step_batch``, a fresh episode for every
     finished environment (exact). An int K: ``BatchAutoReset`` drawing ``batch // K``
-    fresh episodes per step. Each call scans ``frames_per_call // batch`` steps (at least
-    1).
+    fresh episodes per step (``max(1, per-device batch // K)`` on each device). Each call
+    scans ``frames_per_call // batch`` steps (at least 1).
 
     ``devices`` (default ``jax.devices()``): the batch is split evenly over as many of
     them as divide it (:func:`split_over`), one ``jax.shard_map`` shard each: every device

@@ -48,6 +48,7 @@ class _Words:
         #: Bytes of the packed buffer (4 per word).
         self.nbytes = 4 * sum(size for _, _, size, _ in self.specs)
         self._reads = [_read(shape, dtype) for shape, dtype, _, _ in self.specs]
+        #: Word offset of each leaf in the buffer (the layout both unpacks read).
         self._offsets = np.cumsum([0] + [size for _, _, size, _ in self.specs]).tolist()[:-1]
 
     @staticmethod
@@ -67,10 +68,9 @@ class _Words:
 
     def unpack(self, buffer: jax.Array):
         """The tree back from :meth:`pack`'s words (traced)."""
-        leaves, offset = [], 0
-        for shape, dtype, size, is_key in self.specs:
+        leaves = []
+        for (shape, dtype, size, is_key), offset in zip(self.specs, self._offsets, strict=True):
             x = buffer[offset : offset + size].reshape(shape)
-            offset += size
             if dtype.itemsize == 4:
                 x = jax.lax.bitcast_convert_type(x, dtype)
             else:
