@@ -24,8 +24,8 @@ observations every leaf, image pixels and vector entries bit for bit) is folded 
 checksum (the XOR over the batch of every byte of every observation, see
 :func:`fold_checksum`) carried through the scan and returned with the summed rewards.
 Without this XLA deletes whatever does not reach the output, rendering included, and the
-figures would measure game logic only. The checksum reads each frame once, the least a
-rollout that stores its frames pays too.
+figures would measure game logic only. Each step's frames are written to memory, as a
+rollout that stores them writes them, and read back once while still in the caches.
 
 Each engram figure is also given as a percentage of this machine's memory-bandwidth
 limit for observations, measured in the same run: a jitted in-place update (read and
@@ -130,26 +130,39 @@ def empty_checksum(obs_shape) -> list[jax.Array]:
     return [jnp.zeros(x.size * x.dtype.itemsize, jnp.uint8) for x in jax.tree.leaves(obs_shape)]
 
 
+#: Environments whose frames :func:`fold_checksum` reads back at a time (at most).
+FOLD_CHUNK = 16
+
+
 def fold_checksum(acc: list[jax.Array], obs) -> list[jax.Array]:
     """``acc`` (one uint8 vector per observation leaf, the bytes of one environment's
     observation) XOR every environment's observation bytes: every byte of every frame
     reaches the result.
 
-    The XOR runs over the batch axis, byte by byte, which XLA's CPU backend vectorises and
-    fuses into the rendering (about 0.3 microseconds a frame). An earlier version XORed
-    each frame's 32-bit words: reading uint8 frames as 32-bit words is scalar code there,
-    and it cost up to 60 microseconds a frame where XLA fused the renderer into it (a
-    Mortar Mayhem frame measured 10 microseconds with it, 6 with this).
-
-    Known limit: at small batches XLA may fuse the whole picture into this reduction and
-    recompute it per byte in a loop over the environments. Searing Spotlights made 3,771
-    frames/s at B=32 this way, where a rollout storing its frames made 27,958 (README,
-    "Splitting a batch over CPU devices"); compare small batches with care."""
+    The frames are first made as a rollout that stores them makes them, a batch in memory
+    in the observation's own shape, then read back :data:`FOLD_CHUNK` environments at a
+    time in a ``fori_loop`` (each trip XORs its chunk over the environments, byte by byte:
+    vectorised, and the chunk is still in the caches). The loop is what keeps XLA from
+    fusing the picture into the fold. A plain XOR over the whole batch let it do that and
+    choose how: at small batches it recomputed Searing Spotlights' darkness per byte in a
+    loop over the environments (6,161 frames/s at B=32, 60,744 with this), and at B=64 it
+    drew that picture without ever writing it (58,116 against 42,901), a frame cheaper
+    than any frame a user receives (4 December 2026, alternating runs). A fold over each
+    frame's bytes reshaped to one row was worse: the picture's per-row quantities were
+    recomputed per byte (37 microseconds a frame instead of 6). An earlier version XORed
+    each frame's 32-bit words: reading uint8 frames as 32-bit words is scalar code on
+    XLA's CPU backend."""
     xor = jax.lax.bitwise_xor
-    return [
-        a ^ jax.lax.reduce(x, jnp.uint8(0), xor, (0,))
-        for a, x in zip(acc, observation_bytes(obs), strict=True)
-    ]
+    out = []
+    for a, leaf in zip(acc, jax.tree.leaves(obs), strict=True):
+        chunk = math.gcd(leaf.shape[0], FOLD_CHUNK)
+
+        def trip(i, a, leaf=leaf, chunk=chunk):
+            part = observation_bytes(jax.lax.dynamic_slice_in_dim(leaf, i * chunk, chunk))[0]
+            return a ^ jax.lax.reduce(part, jnp.uint8(0), xor, (0,))
+
+        out.append(jax.lax.fori_loop(0, leaf.shape[0] // chunk, trip, a))
+    return out
 
 
 def checksum_value(acc: list[jax.Array]) -> int:

@@ -48,6 +48,22 @@ def test_every_byte_of_every_leaf_changes_the_checksum():
         assert _fold(changed) != base, (name, env, index)
 
 
+def test_the_checksum_is_the_xor_of_every_environment_frame():
+    # Batches of one chunk, of several (48 = 3 x 16) and of chunks smaller than 16 (6, 36):
+    # every environment is read exactly once. NumPy's XOR over the batch is the reference.
+    rng = np.random.default_rng(1)
+    for batch in (1, 6, 16, 36, 48):
+        frames = rng.integers(0, 256, (batch, 84, 84, 3), dtype=np.uint8)
+        vector = rng.standard_normal((batch, 5)).astype(np.float32)
+        got = jax.jit(bench.fold_checksum)(
+            bench.empty_checksum((frames[0], vector[0])), (frames, vector)
+        )
+        want_frames = np.bitwise_xor.reduce(frames.reshape(batch, -1), axis=0)
+        want_vector = np.bitwise_xor.reduce(vector.view(np.uint8).reshape(batch, -1), axis=0)
+        np.testing.assert_array_equal(np.asarray(got[0]), want_frames, err_msg=str(batch))
+        np.testing.assert_array_equal(np.asarray(got[1]), want_vector, err_msg=str(batch))
+
+
 def test_split_over_takes_as_many_devices_as_divide_the_batch():
     assert bench.split_over(64, "ab") == ["a", "b"]
     assert bench.split_over(1, "ab") == ["a"]
