@@ -12,9 +12,9 @@ For each environment id this measures, in one run on this machine:
   actions, at each batch size (frames/s; compile time reported apart), on one device
   by default; with ``--cpu-devices N`` the batch is split evenly over N JAX CPU devices
   (``jax.shard_map``), each stepping its own environments, as the original runs one
-  process per core. On a 2-core machine (3 December 2026, alternating runs; README) Mortar
-  Mayhem and Mystery Path gained 1.4-2.3x at B=128 but moved between 0.9x and 1.9x at
-  B=64, so one device stays the default;
+  process per core. On a 2-core machine (4 December 2026, two rounds of each; README)
+  two devices were faster in 17 of 20 pairs, by less than the machine's noise for most,
+  so one device stays the default;
 * the ratio of engram's best batch to the original's total;
 * optionally (``--batch-autoreset K``) engram with ``engram.core.BatchAutoReset`` drawing
   batch/K fresh episodes per step, in a table of its own (not the headline).
