@@ -122,41 +122,55 @@ def _step_rows(env, keys, states, actions, params):
 def _fresh_rows(env, mask, keys, old, states, obs, params, max_resets: int):
     """``(obs, states)`` of a batch with the rows where ``mask`` (bool ``(B,)``) replaced
     by fresh episodes drawn from those rows' ``keys`` (``carry_over`` from ``old``, the
-    rows' previous states), as ``vmap`` of a per-environment ``where`` gives them: no
-    reset where no row is masked; ``max_resets`` resets written into the masked rows where
-    at most that many are; every row's reset, selected, where more are. ``obs`` is None
-    for an environment that renders from its state (the caller draws the frames)."""
+    rows' previous states), as ``vmap`` of a per-environment ``where`` gives them. ``obs``
+    is None for an environment that renders from its state (the caller draws the frames).
+
+    The masked rows are taken ``max_resets`` at a time: their fresh episodes are drawn in
+    a ``lax.cond`` over those rows only (nothing is drawn where no row is masked) and
+    written into the batch outside it, the first ``max_resets`` straight away and any
+    further ones by a ``while_loop`` (trial tasks, whose trials all end on one step).
+    Nothing as large as the batch's state enters or leaves a conditional: XLA copies such
+    a value on both sides (an earlier version chose between the batch's states in a
+    ``lax.switch``: two whole copies of the batch's state a step, 2 x 31 MB for Endless
+    Mystery Path at B=512, ``jax.profiler`` per XLA operation).
+    """
     batch = mask.shape[0]
     carry_over = getattr(env, "carry_over", None)
+    # Same-step autoreset passes the stepped states as ``old`` too: a masked row still
+    # holds its old state until it is written, so the rows are read from the states being
+    # written, and the batch's old states need not be kept (a copy of them) meanwhile.
+    old_is_states = old is states
 
-    def fresh(keys, old):
+    def fresh(rows, states):
+        at = jnp.minimum(rows, batch - 1)
         if env.observes_state:
-            obs_new, state_new = None, jax.vmap(env.init_state, in_axes=(0, None))(keys, params)
+            obs_new, state_new = None, jax.vmap(env.init_state, in_axes=(0, None))(keys[at], params)
         else:
-            obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+            obs_new, state_new = jax.vmap(env.reset, in_axes=(0, None))(keys[at], params)
         if carry_over is not None:
-            state_new = jax.vmap(carry_over)(old, state_new)
+            before = states if old_is_states else old
+            state_new = jax.vmap(carry_over)(jax.tree.map(lambda x: x[at], before), state_new)
         return obs_new, state_new
 
-    def every(_):
-        obs_new, state_new = fresh(keys, old)
-        pick = jax.vmap(_select)
-        return pick(mask, obs_new, obs), pick(mask, state_new, states)
+    def blank(rows, states):
+        shapes = jax.eval_shape(fresh, rows, states)
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    def few(_):
-        # The masked rows (padded with B, which the writes drop).
-        rows = jnp.nonzero(mask, size=max_resets, fill_value=batch)[0]
-        at = jnp.minimum(rows, batch - 1)
-        obs_new, state_new = fresh(keys[at], jax.tree.map(lambda x: x[at], old))
+    def write(carry):
+        obs, states, left = carry
+        # The next masked rows, padded with B (which the writes drop).
+        rows = jnp.nonzero(left, size=max_resets, fill_value=batch)[0]
+        obs_new, state_new = jax.lax.cond(rows[0] < batch, fresh, blank, rows, states)
 
         def put(whole, part):
             return whole.at[rows].set(part, mode="drop")
 
-        return jax.tree.map(put, obs, obs_new), jax.tree.map(put, states, state_new)
+        left = left.at[rows].set(False, mode="drop")
+        return jax.tree.map(put, obs, obs_new), jax.tree.map(put, states, state_new), left
 
-    count = jnp.sum(mask)
-    branch = jnp.where(count == 0, 0, jnp.where(count <= max_resets, 1, 2))
-    return jax.lax.switch(branch, [lambda _: (obs, states), few, every], None)
+    carry = write((obs, states, mask))
+    obs, states, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), write, carry)
+    return obs, states
 
 
 def autoreset_step_batch(env: Environment, keys, states, actions, params, max_resets=None):
@@ -167,11 +181,12 @@ def autoreset_step_batch(env: Environment, keys, states, actions, params, max_re
     the ``where``), and the whole batch's states are selected between the two. Here:
 
     * no environment finished: no reset at all;
-    * at most ``max_resets`` finished: their indices are gathered, ``max_resets`` fresh
-      episodes drawn (from the finished environments' own keys) and written into their
-      rows, so a step costs a few resets, not ``B``;
-    * more finished (e.g. trial tasks, whose fixed-length trials all end on the same
-      step): every environment's reset, selected, as under ``vmap``.
+    * some finished: their indices are gathered, ``max_resets`` fresh episodes drawn
+      (from the finished environments' own keys) and written into their rows, so a step
+      costs a few resets, not ``B``;
+    * more than ``max_resets`` finished (e.g. trial tasks, whose fixed-length trials all
+      end on the same step): the same again, ``max_resets`` rows at a time, until every
+      finished environment has its fresh episode.
 
     The results are identical to ``vmap(AutoReset(env).step)`` (same key splits). An
     environment that renders from its state (``observes_state``) draws one frame per step,
@@ -181,7 +196,7 @@ def autoreset_step_batch(env: Environment, keys, states, actions, params, max_re
     Args:
         env: the core environment (not wrapped).
         keys: ``(B,)`` keys, one per environment; ``states``, ``actions``: leading axis B.
-        max_resets: the most fresh episodes drawn one by one in a step; default
+        max_resets: how many fresh episodes are drawn at a time (one ``vmap``); default
             ``max(1, B // 8)``.
 
     Returns:
@@ -271,7 +286,7 @@ def next_step_autoreset_batch(
     Args:
         env: the core environment (not wrapped).
         keys: ``(B,)`` keys, one per environment; ``states``, ``actions``: leading axis B.
-        max_resets: the most fresh episodes drawn one by one in a step; default
+        max_resets: how many fresh episodes are drawn at a time (one ``vmap``); default
             ``max(1, B // 8)``.
 
     Returns:
