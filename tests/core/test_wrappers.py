@@ -194,10 +194,10 @@ def test_batch_level_autoreset_equals_vmapped_autoreset():
 def test_batch_level_autoreset_of_state_rendered_envs_equals_vmapped_autoreset():
     """The same for Memory Gym ids (``observes_state``, one frame per step), in the
     same-step mode and the next-step mode (``next_step_autoreset_batch`` against
-    ``vmap(NextStepAutoReset.step)``), with few resets allowed one by one, so that steps
-    with none, a few (written into their rows) and more (written ``max_resets`` rows at a
-    time) all occur; Endless Mortar Mayhem and Mystery Path carry state over to the
-    fresh episode (``carry_over``)."""
+    ``vmap(NextStepAutoReset.step)``), with few resets drawn at a time
+    (``max_resets=2``), so that steps with none, a few (written into their rows) and more
+    (written ``max_resets`` rows at a time) all occur; Endless Mortar Mayhem and Mystery
+    Path carry state over to the fresh episode (``carry_over``)."""
     import engram
 
     cases = [
